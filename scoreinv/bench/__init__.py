@@ -1,0 +1,1 @@
+"""Benchmarks that print figures: denoising quality of a prior, inverse-problem tasks, speed."""

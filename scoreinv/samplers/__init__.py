@@ -1,0 +1,11 @@
+"""Samplers: short pure functions of (denoiser, x, sigmas, guidance, generator).
+
+``sigmas`` is a decreasing sequence of noise levels ([0, 1] units); each sampler returns the (guided) denoised
+estimate at the last level, so ``x`` is a sample of p(x₀ [| y]). Randomness comes only from ``generator``.
+"""
+from .ancestral import ancestral
+from .langevin import annealed_langevin, ncsnv2_step_size
+from .ode import probability_flow
+from .pc import predictor_corrector
+
+__all__ = ["ancestral", "annealed_langevin", "ncsnv2_step_size", "predictor_corrector", "probability_flow"]
