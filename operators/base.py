@@ -1,0 +1,394 @@
+"""Linear measurement operators: the base class, composition, the identity and conjugate gradients.
+
+Every operator maps images ``x`` of shape (B, C, H, W) to measurements ``y = A(x)`` and follows the
+input's device and dtype (float32 or float64). Subclasses define ``A`` and ``A_adjoint``; everything else
+(pseudo-inverse, proximal step, spectral norm, composition) has a generic fallback that closed forms
+override where they exist.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import nn
+
+from .noise import GaussianNoise, NoiseModel
+
+Shape = Tuple[int, ...]
+Gamma = Union[float, torch.Tensor]
+
+SUPPORTED_DTYPES = (torch.float32, torch.float64)
+
+# Defaults of the iterative fallbacks
+CG_TOL = 1e-6
+CG_MAX_ITER = 100
+NORM_ITERS = 100
+
+
+# Helpers shared by the operators
+
+def fmt_shape(shape: Sequence[int]) -> str:
+    """Format a shape as ``2×3×37×29``."""
+    return "×".join(str(int(s)) for s in shape)
+
+
+def per_sample_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Inner product of each batch item: (B, ...) × (B, ...) → (B,)."""
+    return (a * b).reshape(a.shape[0], -1).sum(1)
+
+
+def _expand(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """View a (B,) vector so it broadcasts against ``like`` (B, ...)."""
+    return v.reshape(-1, *([1] * (like.ndim - 1)))
+
+
+def check_tensor(t: object, name: str) -> torch.Tensor:
+    """Check that ``t`` is a finite float32/float64 tensor of shape (B, C, H, W); return it."""
+    if not isinstance(t, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor of shape (B, C, H, W), got {type(t).__name__}")
+    if t.ndim != 4:
+        raise ValueError(f"{name} must have 4 dims (B, C, H, W), got shape {tuple(t.shape)}; "
+                         f"add the missing dims with x[None] or x.view(B, C, H, W)")
+    if t.dtype not in SUPPORTED_DTYPES:
+        raise ValueError(f"{name} has dtype {t.dtype}; convert it to torch.float32 or torch.float64 first")
+    if t.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(t.shape)}); pass at least one pixel")
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} contains NaN or infinite values; replace them (e.g. torch.nan_to_num) first")
+    return t
+
+
+def gamma_like(gamma: Gamma, like: torch.Tensor) -> torch.Tensor:
+    """Check a positive step ``gamma`` (float or (B,) tensor) and shape it to broadcast against ``like``."""
+    g = torch.as_tensor(gamma, dtype=like.dtype, device=like.device)
+    if g.ndim > 1 or (g.ndim == 1 and g.numel() not in (1, like.shape[0])):
+        raise ValueError(f"gamma must be a float or a ({like.shape[0]},) tensor, got shape {tuple(g.shape)}")
+    if not bool(torch.isfinite(g).all()) or bool((g <= 0).any()):
+        raise ValueError("gamma must be finite and > 0; pass the step size of the proximal operator")
+    return g.reshape(-1, *([1] * (like.ndim - 1))) if g.ndim == 1 else g
+
+
+def conjugate_gradient(apply: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, x0: torch.Tensor, *,
+                       tol: float = CG_TOL, max_iter: int = CG_MAX_ITER) -> torch.Tensor:
+    """Solve the symmetric positive (semi-)definite system M x = b by conjugate gradients (Hestenes–Stiefel 1952).
+
+    Each batch item is solved independently (its own step sizes and stopping test), so results do not
+    depend on what else is in the batch.
+
+    Args:
+        apply: x ↦ M x on tensors shaped like ``b``.
+        b: right-hand side (B, ...).
+        x0: starting point, same shape as ``b``.
+        tol: stop an item when ‖b − M x‖ ≤ tol · ‖b‖ (relative, ≥ 0).
+        max_iter: maximum number of iterations (≥ 0).
+    """
+    x = x0.clone()
+    r = b - apply(x)
+    p = r.clone()
+    rs = per_sample_dot(r, r)
+    stop = (tol * per_sample_dot(b, b).sqrt()) ** 2
+    zero = torch.zeros_like(rs)
+    for _ in range(max_iter):
+        active = rs > stop
+        if not bool(active.any()):
+            break
+        mp = apply(p)
+        pmp = per_sample_dot(p, mp)
+        alpha = torch.where(active & (pmp > 0), rs / torch.where(pmp > 0, pmp, torch.ones_like(pmp)), zero)
+        x = x + _expand(alpha, x) * p
+        r = r - _expand(alpha, r) * mp
+        rs_new = per_sample_dot(r, r)
+        beta = torch.where(active & (rs > 0), rs_new / torch.where(rs > 0, rs, torch.ones_like(rs)), zero)
+        p = r + _expand(beta, p) * p
+        rs = torch.where(active, rs_new, rs)
+    return x
+
+
+class LinearOperator(nn.Module):
+    """A linear measurement operator y = A x on image batches (B, C, H, W) with a noise model.
+
+    Subclasses define ``A`` and ``A_adjoint`` (the exact transpose); the pseudo-inverse ``A_dagger`` and
+    ``prox_l2`` fall back to conjugate gradients on the normal equations, ``norm`` to power iteration.
+
+    Args:
+        noise: noise model used by ``measure`` (default ``GaussianNoise(0.0)``, i.e. noiseless).
+    """
+
+    def __init__(self, *, noise: Optional[NoiseModel] = None) -> None:
+        super().__init__()
+        if noise is not None and not isinstance(noise, NoiseModel):
+            raise ValueError(f"noise must be a GaussianNoise or PoissonNoise, got {type(noise).__name__}")
+        self.noise: NoiseModel = noise if noise is not None else GaussianNoise(0.0)
+        self._norm_cache: Dict[tuple, float] = {}
+
+    # The operator and its transpose
+
+    def A(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the operator: x (B, C, H, W) → y = A x."""
+        raise NotImplementedError(f"{type(self).__name__} must define A(x)")
+
+    def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        """Apply the exact transpose: y → Aᵀ y of the input's shape."""
+        raise NotImplementedError(f"{type(self).__name__} must define A_adjoint(y)")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Same as ``A(x)``."""
+        return self.A(x)
+
+    # Shapes and input checks
+
+    def output_shape(self, input_shape: Sequence[int]) -> Shape:
+        """Shape of A x for an input of shape ``input_shape`` (B, C, H, W).
+
+        The generic version applies A to zeros; operators override it with a formula.
+        """
+        shape = tuple(int(s) for s in input_shape)
+        if len(shape) != 4:
+            raise ValueError(f"input_shape must be (B, C, H, W), got {shape}")
+        ref = next(iter(self.buffers()), None)
+        device = ref.device if ref is not None else torch.device("cpu")
+        dtype = ref.dtype if ref is not None and ref.dtype in SUPPORTED_DTYPES else torch.float32
+        with torch.no_grad():
+            return tuple(self.A(torch.zeros(shape, dtype=dtype, device=device)).shape)
+
+    def validate_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Raise ValueError (one line, says what to change) unless x is a finite (B, C, H, W) float tensor this
+        operator accepts; return x."""
+        check_tensor(x, "x")
+        self._check_input_shape(tuple(x.shape))
+        return x
+
+    def validate_measurement(self, y: torch.Tensor) -> torch.Tensor:
+        """Raise ValueError (one line) unless y is a finite 4-D float tensor of a shape A can produce; return y."""
+        check_tensor(y, "y")
+        self._check_output_shape(tuple(y.shape))
+        return y
+
+    def check_prox_args(self, z: torch.Tensor, y: torch.Tensor) -> None:
+        """Raise ValueError unless z is a valid input and y a measurement of z's output shape (y may have batch 1,
+        shared by every item of z)."""
+        self.validate_input(z)
+        check_tensor(y, "y")
+        expected = tuple(self.output_shape(tuple(z.shape)))
+        if tuple(y.shape[1:]) != expected[1:] or y.shape[0] not in (1, expected[0]):
+            raise ValueError(f"y is {fmt_shape(y.shape)} but A z is {fmt_shape(expected)}; pass the measurement of "
+                             f"an image shaped like z (batch 1 or z's batch)")
+        if y.dtype != z.dtype or y.device != z.device:
+            raise ValueError(f"y ({y.dtype}, {y.device}) and z ({z.dtype}, {z.device}) must share dtype and device")
+
+    def _check_input_shape(self, shape: Shape) -> None:
+        """Hook: raise ValueError if A cannot take an input of this shape."""
+
+    def _check_output_shape(self, shape: Shape) -> None:
+        """Hook: raise ValueError if A_adjoint cannot take a measurement of this shape."""
+
+    def default_input_shape(self) -> Optional[Shape]:
+        """The input shape fixed by the operator itself (e.g. a CT geometry), or None."""
+        return None
+
+    # Pseudo-inverse and proximal step
+
+    def A_dagger(self, y: torch.Tensor, *, tol: float = CG_TOL, max_iter: int = CG_MAX_ITER) -> torch.Tensor:
+        """Moore–Penrose pseudo-inverse A⁺ y: conjugate gradients on AᵀA x = Aᵀy from x = 0 (minimum-norm
+        least-squares solution; Hestenes–Stiefel 1952).
+
+        Args:
+            y: measurement shaped like A x.
+            tol: relative residual of the normal equations at which to stop (≥ 0).
+            max_iter: iteration limit (≥ 0).
+        """
+        _check_cg(tol, max_iter)
+        b = self.A_adjoint(y)
+        return conjugate_gradient(lambda v: self.A_adjoint(self.A(v)), b, torch.zeros_like(b),
+                                  tol=tol, max_iter=max_iter)
+
+    def prox_l2(self, z: torch.Tensor, y: torch.Tensor, gamma: Gamma, *, tol: float = CG_TOL,
+                max_iter: int = CG_MAX_ITER) -> torch.Tensor:
+        """argmin_x ½‖A x − y‖² + (1/(2γ))‖x − z‖², i.e. (AᵀA + I/γ) x = Aᵀy + z/γ, by conjugate gradients
+        started at z (closed forms override this).
+
+        Args:
+            z: point (B, C, H, W) to stay close to.
+            y: measurement shaped like A z.
+            gamma: step γ > 0, a float or a (B,) tensor.
+            tol: relative residual at which CG stops (≥ 0; unused by closed forms).
+            max_iter: CG iteration limit (≥ 0; unused by closed forms).
+        """
+        _check_cg(tol, max_iter)
+        self.check_prox_args(z, y)
+        lam = 1.0 / gamma_like(gamma, z)
+        b = self.A_adjoint(y) + lam * z
+        return conjugate_gradient(lambda v: self.A_adjoint(self.A(v)) + lam * v, b, z,
+                                  tol=tol, max_iter=max_iter)
+
+    # Spectral norm
+
+    def norm(self, shape: Optional[Sequence[int]] = None, *, iters: int = NORM_ITERS,
+             dtype: torch.dtype = torch.float32, device: Union[str, torch.device, None] = None) -> float:
+        """Spectral norm ‖A‖₂ for inputs of ``shape``: a closed form where the operator has one, otherwise
+        power iteration on AᵀA (von Mises 1929), cached per shape, dtype and device.
+
+        Args:
+            shape: input shape (B, C, H, W); optional when the operator fixes it (CT, Mask).
+            iters: maximum power iterations (≥ 1); stops early at 1e-7 relative change.
+            dtype: float32 (default; shares the operator's float32 caches, e.g. the CT matrix) or float64.
+            device: where to compute (default: where the operator's buffers live, else CPU).
+        """
+        shape = self._resolve_shape(shape)
+        if iters < 1:
+            raise ValueError(f"iters must be ≥ 1, got {iters}")
+        if device is None:
+            ref = next(iter(self.buffers()), None)
+            device = ref.device if ref is not None else torch.device("cpu")
+        device = torch.device(device)
+        key = (shape, dtype, str(device), iters)
+        if key not in self._norm_cache:
+            closed = self._norm_closed_form(shape)
+            self._norm_cache[key] = closed if closed is not None else power_iteration(
+                self, shape, iters=iters, dtype=dtype, device=device)
+        return self._norm_cache[key]
+
+    def _norm_closed_form(self, shape: Shape) -> Optional[float]:
+        """Hook: the exact spectral norm for inputs of ``shape``, or None to use power iteration."""
+        return None
+
+    def _resolve_shape(self, shape: Optional[Sequence[int]]) -> Shape:
+        if shape is None:
+            shape = self.default_input_shape()
+            if shape is None:
+                raise ValueError(f"{type(self).__name__}.norm needs the input shape (B, C, H, W); pass shape=x.shape")
+        shape = tuple(int(s) for s in shape)
+        if len(shape) != 4 or min(shape) < 1:
+            raise ValueError(f"shape must be (B, C, H, W) with positive sizes, got {shape}")
+        self._check_input_shape(shape)
+        return shape
+
+    # Noise
+
+    def measure(self, x: torch.Tensor, *, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """A noisy measurement: the noise model applied to A x (``generator`` on x's device)."""
+        return self.noise.sample(self.A(x), generator=generator)
+
+    # Composition
+
+    def __matmul__(self, other: "LinearOperator") -> "Composition":
+        if not isinstance(other, LinearOperator):
+            return NotImplemented
+        return Composition(self, other)
+
+    def extra_repr(self) -> str:
+        return f"noise={self.noise!r}"
+
+
+def _check_cg(tol: float, max_iter: int) -> None:
+    if not (tol >= 0 and math.isfinite(tol)):
+        raise ValueError(f"tol must be a finite number ≥ 0, got {tol}")
+    if int(max_iter) != max_iter or max_iter < 0:
+        raise ValueError(f"max_iter must be an integer ≥ 0, got {max_iter}")
+
+
+def power_iteration(op: LinearOperator, shape: Sequence[int], *, iters: int = NORM_ITERS,
+                    dtype: torch.dtype = torch.float64, device: Union[str, torch.device] = "cpu",
+                    rtol: float = 1e-7, seed: int = 0) -> float:
+    """Estimate ‖A‖₂ by power iteration on AᵀA (von Mises 1929) from a seeded Gaussian start.
+
+    Args:
+        op: the operator.
+        shape: input shape (B, C, H, W).
+        iters: maximum iterations (≥ 1).
+        dtype: float32 or float64.
+        device: where to run.
+        rtol: stop when the eigenvalue estimate changes by less than this (relative).
+        seed: seed of the CPU generator drawing the start vector.
+    """
+    g = torch.Generator().manual_seed(seed)
+    v = torch.randn(tuple(shape), generator=g, dtype=torch.float64).to(device=device, dtype=dtype)
+    v = v / v.norm()
+    lam = 0.0
+    with torch.no_grad():
+        for _ in range(iters):
+            w = op.A_adjoint(op.A(v))
+            lam_new = float(w.norm())
+            if lam_new == 0.0:
+                return 0.0
+            v = w / lam_new
+            if abs(lam_new - lam) <= rtol * lam_new:
+                lam = lam_new
+                break
+            lam = lam_new
+    return math.sqrt(lam)
+
+
+class Identity(LinearOperator):
+    """The identity A x = x (denoising); A⁺ = Aᵀ = I.
+
+    Args:
+        noise: noise model (default ``GaussianNoise(0.0)``).
+    """
+
+    def A(self, x: torch.Tensor) -> torch.Tensor:
+        return self.validate_input(x)
+
+    def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        return self.validate_measurement(y)
+
+    def A_dagger(self, y: torch.Tensor, *, tol: float = CG_TOL, max_iter: int = CG_MAX_ITER) -> torch.Tensor:
+        """A⁺ y = y (``tol``/``max_iter`` unused)."""
+        return self.validate_measurement(y)
+
+    def prox_l2(self, z: torch.Tensor, y: torch.Tensor, gamma: Gamma, *, tol: float = CG_TOL,
+                max_iter: int = CG_MAX_ITER) -> torch.Tensor:
+        """Closed form (y + z/γ) / (1 + 1/γ)."""
+        self.check_prox_args(z, y)
+        lam = 1.0 / gamma_like(gamma, z)
+        return (y + lam * z) / (1.0 + lam)
+
+    def output_shape(self, input_shape: Sequence[int]) -> Shape:
+        return tuple(int(s) for s in input_shape)
+
+    def _norm_closed_form(self, shape: Shape) -> Optional[float]:
+        return 1.0
+
+
+class Composition(LinearOperator):
+    """The composition (outer ∘ inner) x = outer.A(inner.A(x)), written ``outer @ inner``; the adjoint is
+    inner.Aᵀ(outer.Aᵀ(y)), A⁺ and prox_l2 use conjugate gradients, the noise model is the outer one's.
+
+    Args:
+        outer: applied second.
+        inner: applied first.
+    """
+
+    def __init__(self, outer: LinearOperator, inner: LinearOperator) -> None:
+        if not isinstance(outer, LinearOperator) or not isinstance(inner, LinearOperator):
+            raise ValueError("both sides of @ must be LinearOperator instances")
+        super().__init__(noise=outer.noise)
+        self.outer = outer
+        self.inner = inner
+
+    def A(self, x: torch.Tensor) -> torch.Tensor:
+        return self.outer.A(self.inner.A(x))
+
+    def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        return self.inner.A_adjoint(self.outer.A_adjoint(y))
+
+    def output_shape(self, input_shape: Sequence[int]) -> Shape:
+        return self.outer.output_shape(self.inner.output_shape(input_shape))
+
+    def validate_input(self, x: torch.Tensor) -> torch.Tensor:
+        self.inner.validate_input(x)
+        return x
+
+    def _check_output_shape(self, shape: Shape) -> None:
+        self.outer._check_output_shape(shape)
+
+    def _check_input_shape(self, shape: Shape) -> None:
+        self.inner._check_input_shape(shape)
+        self.outer._check_input_shape(self.inner.output_shape(shape))
+
+    def default_input_shape(self) -> Optional[Shape]:
+        return self.inner.default_input_shape()
+
+    def extra_repr(self) -> str:
+        return ""

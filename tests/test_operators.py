@@ -1,0 +1,405 @@
+"""Tests of the operators package: the invariant kit on every operator, CT against scikit-image, closed forms
+against conjugate gradients, noise models, and every bad input."""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import operators as O
+from operators import LinearOperator
+
+SHARED = Path(os.environ.get("SCOREINV_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
+HAS_KERNELS = (SHARED / "data" / "kernels" / "levin09_1.npy").is_file()
+needs_kernels = pytest.mark.skipif(not HAS_KERNELS, reason=f"shared kernels not found under {SHARED}/data/kernels "
+                                                           f"(set SCOREINV_SHARED)")
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
+                                                                 reason="CUDA is not available"))]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small tensors run fastest, and steadiest on a shared 2-core machine, on one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / b.norm())
+
+
+# A user-defined operator that only defines A and A_adjoint
+
+class HorizontalDifference(LinearOperator):
+    """Forward differences along the width: (B, C, H, W) → (B, C, H, W − 1)."""
+
+    def A(self, x):
+        return x[..., 1:] - x[..., :-1]
+
+    def A_adjoint(self, y):
+        out = y.new_zeros(y.shape[:-1] + (y.shape[-1] + 1,))
+        out[..., 1:] += y
+        out[..., :-1] -= y
+        return out
+
+
+# Every operator through the invariant kit
+
+CASES = {
+    "identity": (lambda: O.Identity(), (2, 3, 37, 29)),
+    "mask-random": (lambda: O.Mask.random((37, 29), missing=0.7, generator=gen()), (2, 3, 37, 29)),
+    "mask-box": (lambda: O.Mask.box((37, 29), size=(10, 7), position=(5, 3)), (2, 3, 37, 29)),
+    "mask-box-area": (lambda: O.Mask.box((37, 29), area=0.25), (1, 3, 37, 29)),
+    "mask-per-sample": (lambda: O.Mask(torch.rand(2, 1, 37, 29, generator=gen()) > 0.5), (2, 3, 37, 29)),
+    "blur-gaussian": (lambda: O.Blur.gaussian(2.0), (2, 3, 37, 29)),
+    "blur-gaussian-25": (lambda: O.Blur.gaussian(3.0, size=25), (2, 3, 37, 29)),
+    "blur-motion": (lambda: O.Blur.motion(9, 30.0), (2, 3, 37, 29)),
+    "blur-levin": (lambda: O.Blur(O.levin_kernels(SHARED)[3]), (2, 3, 37, 29)),
+    "blur-nonsquare": (lambda: O.Blur(torch.rand(5, 9, generator=gen())), (2, 3, 37, 29)),
+    "blur-per-channel": (lambda: O.Blur(torch.rand(3, 4, 7, generator=gen())), (2, 3, 37, 29)),
+    "blur-zero": (lambda: O.Blur.gaussian(2.0, boundary="zero"), (2, 3, 37, 29)),
+    "blur-valid": (lambda: O.Blur.motion(7, 60.0, boundary="valid"), (2, 3, 37, 29)),
+    "down-box-2": (lambda: O.Downsample(2), (2, 3, 26, 38)),
+    "down-box-3": (lambda: O.Downsample(3), (2, 3, 27, 45)),
+    "down-box-4": (lambda: O.Downsample(4), (2, 3, 36, 44)),
+    "down-box-8": (lambda: O.Downsample(8), (2, 3, 40, 56)),
+    "down-bicubic-2": (lambda: O.Downsample(2, filter="bicubic"), (2, 3, 26, 38)),
+    "down-bicubic-3": (lambda: O.Downsample(3, filter="bicubic"), (2, 3, 27, 45)),
+    "down-bicubic-4": (lambda: O.Downsample(4, filter="bicubic"), (2, 3, 36, 44)),
+    "down-bicubic-8": (lambda: O.Downsample(8, filter="bicubic"), (2, 3, 40, 56)),
+    "ct-sparse": (lambda: O.ParallelBeamCT.sparse_view((37, 29), 20), (2, 1, 37, 29)),
+    "ct-limited": (lambda: O.ParallelBeamCT.limited_angle((29, 37), 120.0, 24), (2, 2, 29, 37)),
+    "ct-detectors": (lambda: O.ParallelBeamCT((31, 31), [3.0, 47.5, 90.0, 133.0, 181.0], detectors=25),
+                     (1, 1, 31, 31)),
+    "blur@mask": (lambda: O.Blur.gaussian(1.5) @ O.Mask.random((37, 29), generator=gen()), (2, 3, 37, 29)),
+    "mask@blur": (lambda: O.Mask.box((37, 29)) @ O.Blur.motion(7, 10.0), (2, 3, 37, 29)),
+    "down@blur": (lambda: O.Downsample(2, filter="bicubic") @ O.Blur.gaussian(1.0), (2, 3, 26, 38)),
+    "ct@blur": (lambda: O.ParallelBeamCT.sparse_view((29, 29), 12) @ O.Blur.gaussian(1.0), (1, 1, 29, 29)),
+    "user-difference": (lambda: HorizontalDifference(), (2, 3, 37, 29)),
+}
+NEEDS_SHARED = {"blur-levin"}
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", list(CASES))
+def test_invariants(name, device):
+    if name in NEEDS_SHARED and not HAS_KERNELS:
+        pytest.skip(f"shared kernels not found under {SHARED}/data/kernels (set SCOREINV_SHARED)")
+    make, shape = CASES[name]
+    op = make().to(device)
+    report = O.check(op, shape, device=device)  # float64: adjoint ≤ 1e-10, A A⁺ A ≤ 1e-2, batch ≤ 1e-10
+    report.raise_if_failed()
+    assert report.adjoint_error <= 1e-10
+    assert report.dtype_ok and report.device_ok and report.input_unchanged
+    if name not in ("mask-per-sample",):
+        assert report.batch_error is not None and report.batch_error <= 1e-10
+    # float32 in → float32 out, and the kit passes in float32 too (adjoint ≤ 1e-4)
+    O.check(op, shape, dtype=torch.float32, device=device, prox=False).raise_if_failed()
+
+
+@pytest.mark.parametrize("name", ["mask-random", "down-box-3", "down-bicubic-4", "down-bicubic-8", "identity"])
+def test_exact_pseudo_inverses(name):
+    make, shape = CASES[name]
+    report = O.check(make(), shape)
+    assert report.pinv_error <= 1e-12  # closed forms: A A⁺ A = A to rounding
+
+
+def test_blur_wiener_pseudo_inverse_is_near_exact():
+    op = O.Blur.gaussian(2.0)
+    report = O.check(op, (2, 3, 37, 29))
+    assert report.pinv_error <= 1e-3  # regularised with eps = 1e-8 · max|K|²
+    # an invertible kernel is inverted exactly with eps = 0
+    k = torch.zeros(5, 5)
+    k[2, 2] = 0.6
+    k += 0.4 * O.gaussian_kernel(1.0, 5)
+    inv = O.Blur(k)
+    x = torch.rand(1, 1, 21, 30, generator=gen(), dtype=torch.float64)
+    assert rel(inv.A_dagger(inv.A(x), eps=0.0), x) < 1e-12
+
+
+def test_check_catches_a_wrong_adjoint():
+    class Broken(HorizontalDifference):
+        def A_adjoint(self, y):
+            return super().A_adjoint(y) * 1.01
+
+    report = O.check(Broken(), (1, 1, 9, 11))
+    assert not report.passed and report.adjoint_error > 1e-4
+    with pytest.raises(AssertionError, match="adjoint error"):
+        report.raise_if_failed()
+
+
+# CT against scikit-image and filtered back-projection
+
+def _phantom(n: int) -> np.ndarray:
+    pytest.importorskip("skimage")
+    from skimage.data import shepp_logan_phantom
+    from skimage.transform import resize
+    return resize(shepp_logan_phantom(), (n, n), anti_aliasing=True)
+
+
+def test_ct_matches_skimage_radon():
+    from skimage.transform import radon
+    img = _phantom(128)
+    theta = np.arange(180.0)
+    op = O.ParallelBeamCT((128, 128), theta)
+    assert op.detectors == math.ceil(math.sqrt(2) * 128)
+    ours = op.A(torch.from_numpy(img)[None, None])[0, 0].numpy().T
+    ref = radon(img, theta, circle=False)
+    assert ours.shape == ref.shape
+    assert np.linalg.norm(ours - ref) / np.linalg.norm(ref) < 0.02  # measured 0.85 %
+
+
+def test_ct_matches_skimage_radon_rectangular_sparse_angles():
+    from skimage.transform import radon
+    img = _phantom(128)[14:114, :]  # 100 × 128
+    theta = np.linspace(0.0, 180.0, 30, endpoint=False) + 7.3
+    side = math.ceil(math.sqrt(2) * 128)  # skimage pads both sides to ⌈√2 · max(H, W)⌉
+    op = O.ParallelBeamCT(img.shape, theta, detectors=side)
+    ours = op.A(torch.from_numpy(img.copy())[None, None])[0, 0].numpy().T
+    ref = radon(img, theta, circle=False)
+    assert np.linalg.norm(ours - ref) / np.linalg.norm(ref) < 0.02
+
+
+def test_fbp_reconstructs_the_phantom():
+    img = torch.from_numpy(_phantom(128))[None, None]
+    op = O.ParallelBeamCT.sparse_view((128, 128), 180)
+    y = op.A(img)
+    assert rel(op.fbp(y), img) < 0.2  # measured 0.14 (ramp filter, 180 views)
+    assert rel(op.fbp(y, filter="hann"), img) < 0.25
+    assert op.fbp(y.float()).dtype == torch.float32
+
+
+def test_ct_autograd_uses_the_transpose():
+    op = O.ParallelBeamCT.sparse_view((21, 25), 9)
+    x = torch.rand(2, 1, 21, 25, dtype=torch.float64, generator=gen()).requires_grad_()
+    (op.A(x) ** 2).sum().backward()
+    assert rel(x.grad, 2 * op.A_adjoint(op.A(x.detach()))) < 1e-12
+
+
+def test_ct_norm_needs_no_shape_and_is_cached():
+    op = O.ParallelBeamCT.sparse_view((24, 24), 10)
+    n1 = op.norm()
+    assert n1 == op.norm((1, 1, 24, 24)) and n1 > 0
+
+
+# Closed forms against conjugate gradients
+
+PROX_CASES = {
+    "mask": (lambda: O.Mask.random((19, 23), generator=gen()), (2, 3, 19, 23)),
+    "blur": (lambda: O.Blur.gaussian(1.5), (2, 3, 19, 23)),
+    "box-3": (lambda: O.Downsample(3), (2, 3, 21, 24)),
+    "bicubic-2": (lambda: O.Downsample(2, filter="bicubic"), (2, 3, 20, 26)),
+    "bicubic-4": (lambda: O.Downsample(4, filter="bicubic"), (2, 2, 24, 32)),
+    "identity": (lambda: O.Identity(), (2, 3, 19, 23)),
+}
+
+
+@pytest.mark.parametrize("gamma", [0.05, 3.0, "per-sample"])
+@pytest.mark.parametrize("name", list(PROX_CASES))
+def test_prox_closed_forms_match_cg(name, gamma):
+    make, shape = PROX_CASES[name]
+    op = make()
+    g = gen(1)
+    z = torch.rand(shape, generator=g, dtype=torch.float64)
+    y = op.A(torch.rand(shape, generator=g, dtype=torch.float64)) + 0.05 * torch.randn(
+        op.output_shape(shape), generator=g, dtype=torch.float64)
+    gamma = torch.tensor([0.1, 2.0], dtype=torch.float64) if gamma == "per-sample" else gamma
+    closed = op.prox_l2(z, y, gamma)
+    iterative = LinearOperator.prox_l2(op, z, y, gamma, tol=1e-12, max_iter=2000)
+    assert rel(closed, iterative) < 1e-8
+
+
+@pytest.mark.parametrize("name", ["mask", "blur", "bicubic-2", "identity"])
+def test_prox_accepts_one_measurement_for_a_batch(name):
+    make, shape = PROX_CASES[name]
+    op = make()
+    z = torch.rand(shape, generator=gen(1), dtype=torch.float64)
+    y = op.A(torch.rand((1,) + shape[1:], generator=gen(2), dtype=torch.float64))
+    both = op.prox_l2(z, y, 0.5)
+    assert both.shape == z.shape
+    assert torch.allclose(both[1:], op.prox_l2(z[1:], y, 0.5))
+
+
+@pytest.mark.parametrize("name", ["bicubic-2", "bicubic-4", "box-3", "mask"])
+def test_pseudo_inverse_closed_forms_match_cg(name):
+    make, shape = PROX_CASES[name]
+    op = make()
+    y = torch.randn(op.output_shape(shape), generator=gen(2), dtype=torch.float64)
+    closed = op.A_dagger(y)
+    iterative = LinearOperator.A_dagger(op, y, tol=1e-13, max_iter=3000)  # minimum-norm least squares
+    assert rel(closed, iterative) < 1e-6
+
+
+def test_bicubic_matches_torch_antialiased_interpolation_inside():
+    import torch.nn.functional as F
+    x = torch.rand(1, 2, 48, 72, generator=gen(), dtype=torch.float64)
+    for f in (2, 3, 4, 8):
+        ours = O.Downsample(f, filter="bicubic").A(x)
+        ref = F.interpolate(x, scale_factor=1 / f, mode="bicubic", antialias=True, align_corners=False)
+        assert torch.allclose(ours[..., 2:-2, 2:-2], ref[..., 2:-2, 2:-2], atol=1e-12)  # boundaries differ
+
+
+# Composition
+
+def test_composition_applies_inner_first():
+    blur, down = O.Blur.gaussian(1.0), O.Downsample(2, noise=O.GaussianNoise(0.1))
+    op = down @ blur
+    x = torch.rand(2, 3, 10, 14, generator=gen(), dtype=torch.float64)
+    y = torch.rand(2, 3, 5, 7, generator=gen(1), dtype=torch.float64)
+    assert torch.allclose(op.A(x), down.A(blur.A(x)))
+    assert torch.allclose(op.A_adjoint(y), blur.A_adjoint(down.A_adjoint(y)))
+    assert op(x).shape == (2, 3, 5, 7) and op.output_shape(x.shape) == (2, 3, 5, 7)
+    assert op.noise is down.noise
+
+
+# Noise models
+
+def test_gaussian_noise_zero_is_exact():
+    op = O.Blur.gaussian(1.0)
+    x = torch.rand(1, 3, 16, 16, generator=gen())
+    assert torch.equal(op.measure(x), op.A(x))
+
+
+def test_gaussian_noise_level_and_reproducibility():
+    op = O.Mask.box((64, 64), noise=O.GaussianNoise(0.1))
+    x = torch.rand(4, 3, 64, 64, generator=gen(), dtype=torch.float64)
+    y1, y2 = op.measure(x, generator=gen(5)), op.measure(x, generator=gen(5))
+    assert torch.equal(y1, y2)
+    assert abs(float((y1 - op.A(x)).std()) - 0.1) < 0.002
+    assert torch.allclose(op.noise.variance(y1), torch.full_like(y1, 0.01))
+
+
+def test_poisson_noise_mean_and_variance():
+    noise = O.PoissonNoise(1e5, scale=0.05)
+    y = torch.full((200_000,), 40.0, dtype=torch.float64)  # counts ≈ 1e5 · e^−2 ≈ 13 500
+    noisy = noise.sample(y, generator=gen(3))
+    var = float(noise.variance(y)[0])
+    assert abs(float(noisy.mean()) - 40.0) < 4 * math.sqrt(var / y.numel()) + 0.01  # bias ~ var·s/2 ≈ 0.001
+    assert abs(float(noisy.var()) / var - 1.0) < 0.02
+    counts = noise.photons * torch.exp(-noise.scale * noisy)
+    assert abs(float(counts.mean()) / (1e5 * math.exp(-2.0)) - 1.0) < 0.002
+    assert noise.sigma == pytest.approx(1.0 / (0.05 * math.sqrt(1e5)))
+
+
+def test_poisson_noise_on_ct():
+    op = O.ParallelBeamCT.sparse_view((32, 32), 16, noise=O.PoissonNoise(1e4))
+    x = torch.rand(1, 1, 32, 32, generator=gen())
+    y = op.measure(x, generator=gen(1))
+    assert y.shape == (1, 1, 16, op.detectors) and torch.isfinite(y).all()
+    assert rel(y, op.A(x)) < 0.2
+
+
+# Masks and kernels from files
+
+def test_mask_constructors(tmp_path):
+    from PIL import Image
+    m = O.Mask.random((40, 50), missing=0.7, generator=gen())
+    assert m.mask.shape == (1, 1, 40, 50) and int(m.mask.sum()) == 2000 - 1400
+    box = O.Mask.box((40, 60), area=0.25)
+    assert box.missing_fraction == pytest.approx(0.25)
+    assert box.mask[0, 0, 20, 30] == 0 and box.mask[0, 0, 0, 0] == 1
+    img = np.full((12, 16), 255, np.uint8)
+    img[3:6, 4:9] = 0
+    Image.fromarray(img).save(tmp_path / "mask.png")
+    from_img = O.Mask.from_image(tmp_path / "mask.png")
+    assert from_img.mask[0, 0].numpy().tolist() == (img > 127).astype(np.float32).tolist()
+    assert torch.equal(O.Mask.from_image(img).mask, from_img.mask)
+    rgba = np.zeros((12, 16, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[2:5, 1:3, 3] = 0
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "hole.png")
+    from_alpha = O.Mask.from_alpha(tmp_path / "hole.png")
+    assert from_alpha.mask.sum() == 12 * 16 - 6 and from_alpha.mask[0, 0, 3, 2] == 0
+
+
+def test_kernel_helpers(tmp_path):
+    from PIL import Image
+    g = O.gaussian_kernel(1.5)
+    assert g.shape == (11, 11) and float(g.sum()) == pytest.approx(1.0, abs=1e-6)
+    assert O.gaussian_kernel((1.0, 2.0), (5, 9)).shape == (5, 9)
+    m = O.motion_kernel(15, 45.0)
+    assert m.shape == (15, 15) and float(m.sum()) == pytest.approx(1.0, abs=1e-6)
+    k = np.random.default_rng(0).random((7, 5))
+    np.save(tmp_path / "k.npy", k)
+    assert np.allclose(O.load_kernel(tmp_path / "k.npy").numpy(), k / k.sum(), atol=1e-7)
+    Image.fromarray((k * 255).astype(np.uint8)).save(tmp_path / "k.png")
+    from_png = O.load_kernel(tmp_path / "k.png")
+    assert from_png.shape == (7, 5) and float(from_png.sum()) == pytest.approx(1.0, abs=1e-6)
+    assert O.Blur.from_file(tmp_path / "k.npy").kernel_size == (7, 5)
+
+
+@needs_kernels
+def test_shared_kernels():
+    levin = O.levin_kernels(SHARED)
+    assert len(levin) == 8 and all(13 <= k.shape[0] <= 27 for k in levin)
+    assert all(abs(float(k.sum()) - 1.0) < 1e-5 for k in levin)
+    assert len(O.kernels12(SHARED)) == 12
+
+
+# Bad inputs: a one-line ValueError that says what to change
+
+BAD = {
+    "x not 4-D": (lambda: O.Blur.gaussian(1.0).A(torch.rand(3, 16, 16)), "4 dims"),
+    "x not a tensor": (lambda: O.Downsample(2).A(np.zeros((1, 1, 4, 4))), "torch.Tensor"),
+    "x half precision": (lambda: O.Mask.box((8, 8)).A(torch.rand(1, 1, 8, 8).half()), "float32"),
+    "x with NaN": (lambda: O.Blur.gaussian(1.0).A(torch.full((1, 1, 16, 16), math.nan)), "NaN"),
+    "y with inf": (lambda: O.Downsample(2).A_adjoint(torch.full((1, 1, 4, 4), math.inf)), "infinite"),
+    "mask shape mismatch": (lambda: O.Mask.box((16, 16)).A(torch.rand(1, 1, 16, 17)), "mask is 16×16"),
+    "mask channels mismatch": (lambda: O.Mask(torch.ones(2, 8, 8).index_fill(1, torch.tensor([0]), 0))
+                               .A(torch.rand(1, 3, 8, 8)), "channels"),
+    "mask hides every pixel": (lambda: O.Mask(torch.zeros(8, 8)), "hides every pixel"),
+    "mask hides no pixel": (lambda: O.Mask(torch.ones(8, 8)), "hides no pixel"),
+    "mask not binary": (lambda: O.Mask(torch.rand(8, 8)), "0 or 1"),
+    "mask random fraction": (lambda: O.Mask.random((8, 8), missing=1.0), "(0, 1)"),
+    "mask box outside": (lambda: O.Mask.box((8, 8), size=(4, 4), position=(6, 0)), "leaves"),
+    "mask without alpha": (lambda: O.Mask.from_alpha(np.zeros((4, 4, 3), np.uint8)), "no alpha"),
+    "kernel larger than image": (lambda: O.Blur.gaussian(3.0, size=25).A(torch.rand(1, 1, 20, 40)),
+                                 "larger than"),
+    "kernel NaN": (lambda: O.Blur(torch.full((3, 3), math.nan)), "NaN"),
+    "kernel zeros": (lambda: O.Blur(torch.zeros(3, 3)), "all zeros"),
+    "kernel channels": (lambda: O.Blur(torch.rand(2, 3, 3)).A(torch.rand(1, 3, 9, 9)), "channels"),
+    "kernel 4-D": (lambda: O.Blur(torch.rand(1, 1, 3, 3)), "(h, w)"),
+    "gaussian even size": (lambda: O.gaussian_kernel(1.0, 4), "odd"),
+    "gaussian sigma": (lambda: O.gaussian_kernel(0.0), "sigma"),
+    "motion length": (lambda: O.motion_kernel(4, 0.0), "odd integer"),
+    "boundary": (lambda: O.Blur.gaussian(1.0, boundary="reflect"), "boundary"),
+    "missing kernel file": (lambda: O.load_kernel("/nonexistent/k.npy"), "no such kernel file"),
+    "factor zero": (lambda: O.Downsample(0), "positive integer"),
+    "factor negative": (lambda: O.Downsample(-2), "positive integer"),
+    "factor fractional": (lambda: O.Downsample(1.5), "positive integer"),
+    "filter": (lambda: O.Downsample(2, filter="lanczos"), "bicubic"),
+    "not divisible": (lambda: O.Downsample(4).A(torch.rand(1, 1, 37, 29)), r"crop to a multiple of 4 \(e.g. 36×28\)"),
+    "ct shape": (lambda: O.ParallelBeamCT((16, 16), [0.0, 90.0]).A(torch.rand(1, 1, 16, 15)), "16×16 images"),
+    "ct sinogram shape": (lambda: O.ParallelBeamCT((16, 16), [0.0, 90.0]).A_adjoint(torch.rand(1, 1, 3, 23)),
+                          "sinogram"),
+    "ct no angles": (lambda: O.ParallelBeamCT((16, 16), []), "non-empty"),
+    "ct NaN angle": (lambda: O.ParallelBeamCT((16, 16), [0.0, math.nan]), "NaN"),
+    "ct detectors": (lambda: O.ParallelBeamCT((16, 16), [0.0], detectors=0), "detectors"),
+    "ct range": (lambda: O.ParallelBeamCT.limited_angle((16, 16), 200.0, 10), "range_deg"),
+    "ct views": (lambda: O.ParallelBeamCT.sparse_view((16, 16), 0), "n_views"),
+    "gaussian noise sigma": (lambda: O.GaussianNoise(2.0), r"\[0, 1\]"),
+    "poisson photons": (lambda: O.PoissonNoise(0), "photons"),
+    "prox gamma": (lambda: O.Mask.box((8, 8)).prox_l2(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8), 0.0), "gamma"),
+    "prox y shape": (lambda: O.Downsample(2).prox_l2(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8), 1.0),
+                     "A z is"),
+    "check shape": (lambda: O.check(O.Identity(), (8, 8)), "(B, C, H, W)"),
+    "norm shape": (lambda: O.Blur.gaussian(1.0).norm(), "shape"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD))
+def test_bad_input_raises_one_line_value_error(name):
+    call, match = BAD[name]
+    with pytest.raises(ValueError, match=match) as info:
+        call()
+    assert "\n" not in str(info.value)

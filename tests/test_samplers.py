@@ -1,0 +1,205 @@
+"""Samplers against a Gaussian prior, whose score, likelihood and posterior are known in closed form."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import operators as ops
+from scoreinv.gaussian import GaussianDenoiser, smooth_covariance
+from scoreinv.guidance import DPS, DataConsistency, LikelihoodScore, Mixing
+from scoreinv.likelihood import log_likelihood
+from scoreinv.noise_levels import geometric_sigmas, karras_sigmas, levels_for_dimension
+from scoreinv.samplers import (ancestral, annealed_langevin, ncsnv2_step_size, predictor_corrector,
+                               probability_flow)
+
+SHAPE = (1, 4, 4)
+N = 3000  # samples: the sampling error of a covariance entry is about sqrt(2 / N) ≈ 0.026 of its size
+
+
+class DenseOperator(ops.LinearOperator):
+    """A user's operator: a dense matrix M acting on flattened images (only A and A_adjoint are defined)."""
+
+    def __init__(self, matrix: torch.Tensor, shape, *, sigma_y: float = 0.0):
+        super().__init__(noise=ops.GaussianNoise(sigma_y))
+        self.register_buffer("matrix", matrix)
+        self.shape = tuple(shape)
+
+    def A(self, x):
+        return (x.reshape(x.shape[0], -1) @ self.matrix.T.to(x.dtype)).reshape(x.shape[0], 1, 1, -1)
+
+    def A_adjoint(self, y):
+        return (y.reshape(y.shape[0], -1) @ self.matrix.to(y.dtype)).reshape(y.shape[0], *self.shape)
+
+
+def isotropic_prior():
+    return GaussianDenoiser(torch.full(SHAPE, 0.5), 0.04 * torch.eye(16, dtype=torch.float64))
+
+
+def start(sigma, generator, n=N):
+    return 0.5 + sigma * torch.randn(n, *SHAPE, generator=generator, dtype=torch.float64)
+
+
+def moments(samples):
+    flat = samples.reshape(samples.shape[0], -1)
+    return flat.mean(0), torch.cov(flat.T)
+
+
+# Unconditional sampling reproduces the prior
+
+@pytest.mark.parametrize("name", ["ancestral", "ddim", "pc", "ode", "langevin"])
+def test_unconditional_samplers_reproduce_a_correlated_gaussian(name):
+    cov = smooth_covariance(4, 4)
+    prior = GaussianDenoiser(torch.full(SHAPE, 0.5), cov)
+    g = torch.Generator().manual_seed(0)
+    karras = karras_sigmas(100, sigma_max=5.0, sigma_min=0.005)
+    run = {
+        "ancestral": lambda x: ancestral(prior, x, karras, generator=g),
+        "ddim": lambda x: ancestral(prior, x, karras, generator=g, eta=0.0),
+        "pc": lambda x: predictor_corrector(prior, x, karras, generator=g),
+        "ode": lambda x: probability_flow(prior, x, karras_sigmas(50, sigma_max=5.0, sigma_min=0.005)),
+        "langevin": lambda x: annealed_langevin(prior, x, geometric_sigmas(20, sigma_max=5.0, sigma_min=0.005),
+                                                generator=g, steps_per_level=20),
+    }[name]
+    mean, covariance = moments(run(start(5.0, g)))
+    # tolerance: sampling error (~0.03 relative) plus discretisation error of 50-100 levels
+    assert (mean - 0.5).abs().max() < 0.02
+    assert (covariance - cov).norm() / cov.norm() < 0.12
+
+
+# Guided sampling reproduces the exact posterior
+
+def operator_cases():
+    g = torch.Generator().manual_seed(1)
+    keep = torch.zeros(16)
+    keep[torch.randperm(16, generator=g)[:8]] = 1
+    mask = ops.Mask(keep.reshape(1, 1, 4, 4))
+    matrix = torch.randn(6, 16, generator=g, dtype=torch.float64) / 4
+    return {"mask": mask, "dense": DenseOperator(matrix, SHAPE)}
+
+
+def dense_matrix(operator) -> torch.Tensor:
+    """The operator as an (m, 16) matrix, by applying it to the basis."""
+    basis = torch.eye(16, dtype=torch.float64).reshape(16, *SHAPE)
+    return operator.A(basis).reshape(16, -1).T
+
+
+GUIDED = {
+    # name: (guidance, sampler, noise levels, tolerance on mean (relative), on covariance (relative))
+    "dc": (DataConsistency, lambda d, x, s, g, gen: ancestral(d, x, s, guidance=g, generator=gen), 0.02, 0.15),
+    "pc": (LikelihoodScore, lambda d, x, s, g, gen: predictor_corrector(d, x, s, guidance=g, generator=gen),
+           0.08, 0.25),  # one corrector step per level mixes slowly where the likelihood is sharp
+    "langevin": (LikelihoodScore, lambda d, x, s, g, gen: annealed_langevin(
+        d, x, geometric_sigmas(20, sigma_max=5.0, sigma_min=0.005), guidance=g, generator=gen, steps_per_level=20),
+        0.03, 0.15),
+    "mixing": (Mixing, lambda d, x, s, g, gen: predictor_corrector(d, x, s, guidance=g, generator=gen), 0.06, 0.35),
+}
+
+
+@pytest.mark.parametrize("method", list(GUIDED))
+@pytest.mark.parametrize("case,sigma_y", [("mask", 0.0), ("mask", 0.05), ("dense", 0.05)])
+def test_guided_samplers_match_the_closed_form_posterior(method, case, sigma_y):
+    if method == "mixing" and case == "dense":
+        pytest.skip("λ-mixing assumes A⁺ρA splits measured and unmeasured components (masks, CT views)")
+    prior = isotropic_prior()
+    operator = operator_cases()[case]
+    g = torch.Generator().manual_seed(2)
+    truth = start(0.2, g, n=1)
+    y = operator.A(truth) + sigma_y * torch.randn(operator.A(truth).shape, generator=g, dtype=torch.float64)
+    post_mean, post_cov = prior.posterior(dense_matrix(operator), y, sigma_y)
+    guidance_class, run, mean_tol, cov_tol = GUIDED[method]
+    guidance = guidance_class(operator, y.expand(N, *y.shape[1:]), sigma_y=sigma_y, sigma_data=prior.sigma_data,
+                              x_shape=(N, *SHAPE))
+    sigmas = karras_sigmas(100, sigma_max=5.0, sigma_min=0.005)
+    mean, covariance = moments(run(prior, start(5.0, g), sigmas, guidance, g))
+    assert (mean - post_mean).norm() / post_mean.norm() < mean_tol
+    assert (covariance - post_cov).norm() / post_cov.norm() < cov_tol
+
+
+def test_dps_moves_toward_the_posterior_mean():
+    """DPS is not an exact posterior sampler (its variance is known to be off); its mean must still beat the
+    prior mean by a wide margin."""
+    prior = isotropic_prior()
+    operator = operator_cases()["dense"]
+    g = torch.Generator().manual_seed(3)
+    truth = start(0.2, g, n=1)
+    y = operator.A(truth)
+    post_mean, _ = prior.posterior(dense_matrix(operator), y, 0.0)
+    guidance = DPS(operator, y.expand(500, *y.shape[1:]), sigma_y=0.0, sigma_data=0.2, x_shape=(500, *SHAPE))
+    samples = ancestral(prior, start(5.0, g, n=500), karras_sigmas(100, sigma_max=5.0, sigma_min=0.005),
+                        guidance=guidance, generator=g)
+    mean, _ = moments(samples)
+    prior_error = (prior.mean - post_mean).norm()
+    assert (mean - post_mean).norm() < 0.5 * prior_error
+
+
+def test_data_consistency_keeps_observed_pixels_exactly():
+    prior = isotropic_prior()
+    operator = operator_cases()["mask"]
+    g = torch.Generator().manual_seed(4)
+    truth = start(0.2, g, n=2)
+    y = operator.A(truth)
+    guidance = DataConsistency(operator, y, sigma_y=0.0, sigma_data=0.2, x_shape=truth.shape)
+    out = ancestral(prior, start(5.0, g, n=2), karras_sigmas(10, sigma_max=5.0, sigma_min=0.01),
+                    guidance=guidance, generator=g)
+    known = operator.mask.expand_as(out).bool()
+    assert torch.equal(out[known], truth[known])
+
+
+@pytest.mark.parametrize("sampler", [ancestral, predictor_corrector, annealed_langevin])
+def test_same_seed_same_samples(sampler):
+    prior = isotropic_prior()
+    sigmas = karras_sigmas(8, sigma_max=2.0, sigma_min=0.01)
+    runs = []
+    for _ in range(2):
+        g = torch.Generator().manual_seed(7)
+        runs.append(sampler(prior, start(2.0, g, n=3), sigmas, generator=g))
+    assert torch.equal(runs[0], runs[1])
+    g = torch.Generator().manual_seed(8)
+    assert not torch.equal(runs[0], sampler(prior, start(2.0, g, n=3), sigmas, generator=g))
+
+
+# Noise levels and step sizes
+
+def test_ncsnv2_step_size_keeps_the_variance_of_a_level():
+    gamma, sigma_last, steps = 1.2, 0.01, 5
+    eps = ncsnv2_step_size(steps, gamma=gamma, sigma_last=sigma_last)
+    # simulate Langevin on N(0, σ²) started at N(0, γ²σ²): its variance after T steps is σ²
+    sigma = 0.3
+    alpha = eps * sigma ** 2 / sigma_last ** 2
+    g = torch.Generator().manual_seed(0)
+    x = gamma * sigma * torch.randn(200_000, generator=g, dtype=torch.float64)
+    for _ in range(steps):
+        x = x - 0.5 * alpha * x / sigma ** 2 + math.sqrt(alpha) * torch.randn(x.shape, generator=g, dtype=torch.float64)
+    assert abs(x.var().item() / sigma ** 2 - 1) < 0.02
+
+
+def test_levels_for_dimension_grows_with_dimension():
+    small = levels_for_dimension(64, sigma_min=0.01, sigma_max=10)
+    large = levels_for_dimension(3 * 64 * 64, sigma_min=0.01, sigma_max=10)
+    assert 2 <= small < large
+
+
+def test_noise_levels_are_decreasing_and_span_the_range():
+    for sigmas in (geometric_sigmas(10, sigma_max=50, sigma_min=0.002), karras_sigmas(10, sigma_max=50, sigma_min=0.002)):
+        assert torch.all(sigmas[1:] < sigmas[:-1])
+        assert sigmas[0].item() == pytest.approx(50) and sigmas[-1].item() == pytest.approx(0.002)
+
+
+# Likelihood through the probability-flow ODE
+
+def test_log_likelihood_matches_the_gaussian_closed_form():
+    cov = smooth_covariance(3, 3)
+    prior = GaussianDenoiser(torch.full((1, 3, 3), 0.5), cov)
+    prior.data_mean, prior.sigma_max = 0.5, 20.0
+    g = torch.Generator().manual_seed(0)
+    x = (0.5 + (torch.linalg.cholesky(cov) @ torch.randn(9, 3, generator=g, dtype=torch.float64)).T).reshape(3, 1, 3, 3)
+    exact = prior.log_density(x, sigma=prior.sigma_min)
+    ode = log_likelihood(prior, x, steps=128, exact_trace=True)
+    assert torch.allclose(ode.log_density, exact, atol=0.05)
+    # Hutchinson's estimate is unbiased: many probes get close
+    hutchinson = log_likelihood(prior, x, steps=128, probes=256, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(hutchinson.log_density, exact, atol=0.5)
+    # bits/dim of the 8-bit image: −log2 p / D + 8
+    assert torch.allclose(ode.bits_per_dim, -ode.log_density / (9 * math.log(2)) + 8)
