@@ -7,7 +7,10 @@ import click
 
 from .commands.bench import bench_group
 from .commands.export import export_command
+from .commands.likelihood import likelihood_command
 from .commands.priors import priors_command
+from .commands.sample import sample_command
+from .commands.solve import solve_command
 from .commands.train import train_command
 
 
@@ -24,7 +27,8 @@ def main():
     """
 
 
-for command in (train_command, export_command, priors_command, bench_group):
+for command in (train_command, export_command, priors_command, bench_group, solve_command, sample_command,
+                likelihood_command):
     main.add_command(command)
 
 

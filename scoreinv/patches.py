@@ -20,10 +20,11 @@ def load_training_images(folders, *, channels: int, kind: str = "natural", crop:
         kind: "natural" ([0, 1] from 8-bit) or "ct" (HU → [0, 1], see :mod:`scoreinv.ct_units`).
         crop: patch side; smaller images are refused.
     """
+    folders = [Path(folder) for folder in folders]
+    for folder in folders:
+        refuse_test_set(folder)
     images = []
     for folder in folders:
-        folder = Path(folder)
-        refuse_test_set(folder)
         for path in list_images(folder):
             if kind == "ct":
                 image = read_ct_png(path).to(torch.float16)

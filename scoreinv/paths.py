@@ -38,12 +38,13 @@ def pretrained_dir() -> Path:
     override = os.environ.get("SCOREINV_PRETRAINED")
     if override:
         return Path(override)
-    try:
-        from importlib.resources import files
+    import importlib.util
 
-        installed = Path(str(files("scoreinv.pretrained")))
-        if installed.is_dir():
-            return installed
-    except (ModuleNotFoundError, TypeError):
-        pass
+    try:
+        spec = importlib.util.find_spec("scoreinv.pretrained")
+    except (ImportError, ValueError):
+        spec = None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if Path(location).is_dir():
+            return Path(location)
     return REPO_ROOT / "pretrained"

@@ -47,6 +47,8 @@ def load_card(name: str, folder: Path | None = None) -> tuple[dict, Path]:
     path = Path(name)
     if path.suffix in (".pt", ".json") and path.exists():
         card_path = path.with_suffix(".json")
+    elif path.suffix in (".pt", ".json") or len(path.parts) > 1:
+        raise InputError(f"{path}: no such prior file (a NAME.pt with its model card NAME.json beside it)")
     else:
         folder = Path(folder) if folder else pretrained_dir()
         card_path = folder / f"{name}.json"
@@ -55,7 +57,13 @@ def load_card(name: str, folder: Path | None = None) -> tuple[dict, Path]:
             raise InputError(f"no prior named {name!r} (shipped: {known}); train one with 'scoreinv train'")
     if not card_path.exists():
         raise InputError(f"{card_path}: model card missing beside the weights")
-    card = json.loads(card_path.read_text())
+    try:
+        card = json.loads(card_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(f"{card_path}: model card is not valid JSON") from None
+    missing = {"name", "file", "sha256"} - set(card if isinstance(card, dict) else {})
+    if missing:
+        raise InputError(f"{card_path}: model card lacks {', '.join(sorted(missing))}")
     return card, card_path.parent / card["file"]
 
 
@@ -75,19 +83,19 @@ def load_prior(name: str = "natural-gray", *, device=None, precision: str | None
         raise InputError(f"{weights}: sha256 does not match its model card (file damaged or replaced)")
     try:
         payload = torch.load(weights, map_location="cpu", weights_only=True)
+        net = UNet(**{**payload["net_config"], "mults": tuple(payload["net_config"]["mults"])})
+        net.load_state_dict({k: v.float() for k, v in payload["weights"].items()})
+        stats = {key: float(payload["stats"][key]) for key in ("data_mean", "sigma_data", "sigma_min", "sigma_max")}
     except Exception as error:  # noqa: BLE001 - a truncated or foreign file becomes one line
         raise InputError(f"{weights}: cannot be read as a scoreinv prior ({type(error).__name__})") from None
     device = resolve_device(device)
-    net = UNet(**{**payload["net_config"], "mults": tuple(payload["net_config"]["mults"])})
-    net.load_state_dict({k: v.float() for k, v in payload["weights"].items()})
     net.requires_grad_(False).eval()
-    stats = payload["stats"]
     precision = precision or ("bf16" if device.type == "cpu" else "fp16")
     denoiser = Denoiser(net, data_mean=stats["data_mean"], sigma_data=stats["sigma_data"],
                         sigma_min=stats["sigma_min"], sigma_max=stats["sigma_max"], precision=precision)
     denoiser.card = card
     denoiser.name = card["name"]
-    return denoiser.to(device)
+    return denoiser.to(device).eval()
 
 
 def write_prior(path: Path, *, weights: dict, net_config: dict, stats: dict, card: dict) -> Path:
@@ -128,6 +136,8 @@ def export_prior(checkpoint: Path, name: str, *, out: Path | None = None, data_d
         data_description: what the prior was trained on, for the card.
     """
     out = Path(out) if out else pretrained_dir()
+    if not Path(checkpoint).is_file():
+        raise InputError(f"{checkpoint}: no training checkpoint here; run 'scoreinv train' first")
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     config, stats, history = state["config"], state["stats"], state["history"]
     card = {

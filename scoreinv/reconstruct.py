@@ -11,7 +11,7 @@ from .defaults import Settings, default_settings, operator_family
 from .imageio import InputError
 from .noise_levels import karras_sigmas
 from .progress import Progress
-from .samplers import ancestral, annealed_langevin, predictor_corrector
+from .samplers import ancestral, annealed_langevin, plug_and_play, predictor_corrector
 
 METHODS = {
     # name: (sampler, guidance, NFE per level) — the four guidance methods of scoreinv.guidance
@@ -20,6 +20,7 @@ METHODS = {
     "pc": (predictor_corrector, guidance_lib.LikelihoodScore, 2),
     "langevin": (annealed_langevin, guidance_lib.LikelihoodScore, 4),
     "mixing": (predictor_corrector, guidance_lib.Mixing, 2),
+    "pnp": (plug_and_play, guidance_lib.DataConsistency, 1),
 }
 CONVENTION = ("images in [0, 1]; y = A x + n with n ~ N(0, sigma_y^2 I), sigma_y in [0, 1] image units "
               "(for CT: in the sinogram's units, image values x pixel lengths)")
@@ -72,7 +73,7 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
         operator: an ``operators.LinearOperator`` (or any object with A, A_adjoint, A_dagger, prox_l2, norm).
         prior: a Denoiser, a shipped prior's name, or None for the default of the image type (grey or colour
             natural prior from the channel count, the CT prior for CT operators).
-        method: "dc", "dps", "pc", "langevin" or "mixing"; default from the task table in
+        method: "dc", "dps", "pc", "langevin", "mixing" or "pnp"; default from the task table in
             :mod:`scoreinv.defaults`.
         steps: network evaluations per sample (approximately: a method's levels are steps // NFE per level).
         n_samples: posterior samples per measurement; their mean is ``.mean`` and their spread ``.std``.
@@ -82,7 +83,8 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
         sigma_start: first noise level (default: the task table's, or the prior's σ_max without warm start).
         sigma_end: last noise level (default: the task table's).
         eta: fresh-noise share of the ancestral methods in [0, 1] (default: the task table's).
-        warm_start: "dagger" (A⁺y), "fbp" (CT), "adjoint" or "none" (default: the task table's).
+        warm_start: "baseline", "dagger", "fbp", "adjoint" or "none" (see :func:`initial_estimate`; default: the
+            task table's).
         progress: draw a progress bar on stderr.
     """
     from .priors import DEFAULTS, load_prior
@@ -138,7 +140,7 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
     sigmas = karras_sigmas(n_levels, sigma_max=start, sigma_min=settings.sigma_end).tolist()
     generator = torch.Generator(device=device).manual_seed(seed)
     guidance = guidance_class(operator, y, sigma_y=sigma_y, sigma_data=denoiser.sigma_data, x_shape=x_shape)
-    options = {"eta": settings.eta} if sampler is ancestral else {}
+    options = {"eta": settings.eta} if sampler in (ancestral, plug_and_play) else {}
     if sampler is annealed_langevin:
         options = {"steps_per_level": per_level}
 
@@ -147,7 +149,8 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
     counted = _Counting(denoiser, bar)
     samples = []
     with torch.no_grad():
-        warm = initial_estimate(operator, y, settings.warm_start, x_shape)
+        warm = initial_estimate(operator, y, settings.warm_start, x_shape, prior_mean=denoiser.data_mean,
+                                sigma_y=sigma_y, family=family)
         for _ in range(n_samples):
             noise = torch.randn(x_shape, generator=generator, device=device)
             samples.append(sampler(counted, warm + sigmas[0] * noise, sigmas, guidance=guidance,
@@ -163,10 +166,31 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
                           nfe=counted.calls, seconds=time.monotonic() - started, settings=record)
 
 
-def initial_estimate(operator, y: torch.Tensor, how: str, x_shape) -> torch.Tensor:
-    """The warm start x_init (B, C, H, W): A⁺y, FBP (CT), Aᵀy, or a mid-grey image ("none")."""
+def initial_estimate(operator, y: torch.Tensor, how: str, x_shape, *, prior_mean: float = 0.5,
+                     sigma_y: float = 0.0, family: str = "other") -> torch.Tensor:
+    """The warm start x_init (B, C, H, W) in [0, 1].
+
+    Args:
+        operator: the measurement operator.
+        y: the measurement.
+        how: "baseline" (the task family's fast classical estimate: biharmonic inpainting, Wiener deconvolution,
+            bicubic upsampling, FBP; A⁺ for other operators), "dagger" (μ + A⁺(y − A μ): the measurement's
+            minimum-norm correction of the prior's mean image), "fbp" (CT), "adjoint" (Aᵀy) or "none" (the prior's
+            mean image μ).
+        x_shape: image shape (B, C, H, W).
+        prior_mean: μ, the prior's mean pixel value in [0, 1].
+        sigma_y: measurement noise ([0, 1] units), for the baselines.
+        family: "inpaint", "deblur", "sr", "ct" or "other".
+    """
+    mean = torch.full(x_shape, float(prior_mean), device=y.device)
     if how == "none":
-        return torch.full(x_shape, 0.5, device=y.device)
+        return mean
+    if how == "baseline":
+        from .baselines import WARM_STARTS
+
+        if family in WARM_STARTS:
+            return WARM_STARTS[family](y, operator, sigma_y=sigma_y).to(y.device).clamp(0, 1)
+        how = "dagger"
     if how == "fbp":
         if not hasattr(operator, "fbp"):
             raise InputError("warm_start='fbp' needs a CT operator")
@@ -174,5 +198,5 @@ def initial_estimate(operator, y: torch.Tensor, how: str, x_shape) -> torch.Tens
     if how == "adjoint":
         return operator.A_adjoint(y).clamp(0, 1)
     if how == "dagger":
-        return operator.A_dagger(y).clamp(0, 1)
-    raise InputError(f"unknown warm start {how!r}; choose dagger, fbp, adjoint or none")
+        return (mean + operator.A_dagger(y - operator.A(mean))).clamp(0, 1)
+    raise InputError(f"unknown warm start {how!r}; choose baseline, dagger, fbp, adjoint or none")

@@ -173,6 +173,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         run_dir.mkdir(parents=True, exist_ok=True)
         payload = {"net": net.state_dict(), "ema": ema.state_dict(), "optimizer": optimiser.state_dict(),
                    "step": step, "elapsed_seconds": elapsed + time.monotonic() - started, "history": history,
+                   "running_loss": running,
                    "stats": stats, "config": _plain(asdict(config)), "net_config": _plain(net.config),
                    "parameters": parameter_count(net), "device": device.type, "world_size": world}
         tmp = checkpoint_path.with_suffix(".tmp")
@@ -191,7 +192,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
                        "device": str(device), "parameters": parameter_count(net), **stats})
     bar = Progress(config.steps, desc=config.name, enabled=progress and rank == 0, start=step, every=60)
     started = last_save = time.monotonic()
-    running = None
+    running = state.get("running_loss") if state is not None else None  # the logged loss curve continues
     try:
         while step < config.steps and not stop["now"]:
             # One step of denoising score matching

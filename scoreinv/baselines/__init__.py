@@ -16,6 +16,10 @@ BASELINES = {
     "ct": [("fbp", tomography.fbp), ("tv", tomography.tv)],
 }
 
+# The fast baseline of each family, used as the samplers' warm start (reconstruct(warm_start="baseline"))
+WARM_STARTS = {"inpaint": inpainting.biharmonic_baseline, "deblur": deconvolution.wiener_baseline,
+               "sr": upsampling.bicubic_baseline, "ct": tomography.fbp}
+
 
 def baselines_for(task: str) -> list:
     """The (name, fn) baselines of a task family ("inpaint", "deblur", "sr" or "ct"); one-line error otherwise."""

@@ -7,5 +7,6 @@ from .ancestral import ancestral
 from .langevin import annealed_langevin, ncsnv2_step_size
 from .ode import probability_flow
 from .pc import predictor_corrector
+from .pnp import plug_and_play
 
-__all__ = ["ancestral", "annealed_langevin", "ncsnv2_step_size", "predictor_corrector", "probability_flow"]
+__all__ = ["ancestral", "annealed_langevin", "ncsnv2_step_size", "plug_and_play", "predictor_corrector", "probability_flow"]

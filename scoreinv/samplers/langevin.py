@@ -1,12 +1,17 @@
 """Annealed Langevin dynamics (Song & Ermon 2019, NCSN; step size by NCSNv2's technique 4)."""
 from __future__ import annotations
 
+import math
+
+import torch
+
 from .steps import UNGUIDED, guided_score, langevin_step, levels
 
 
 def annealed_langevin(denoiser, x, sigmas, *, guidance=UNGUIDED, generator=None, steps_per_level: int = 5,
                       eps: float | None = None):
-    """NCSN sampling: T Langevin steps per level with α_i = ε σᵢ² / σ_L², then a final denoising step.
+    """NCSN sampling: T Langevin steps x ← x + αᵢ s + √(2αᵢ) z per level with αᵢ = ε σᵢ² / σ_L² (NCSNv2's
+    form), then a final denoising step.
 
     Args:
         denoiser: D(x, σ).
@@ -35,21 +40,23 @@ def annealed_langevin(denoiser, x, sigmas, *, guidance=UNGUIDED, generator=None,
 
 
 def ncsnv2_step_size(steps: int, *, gamma: float, sigma_last: float) -> float:
-    """Technique 4 of NCSNv2: the ε for which T steps leave the variance of a level at its target σᵢ².
+    """Technique 4 of NCSNv2: the ε that brings the variance of a level, after T steps started from the
+    previous level, maximally close to its target σᵢ².
 
-    For a Gaussian target the variance after T steps started from γ² σᵢ² is
-    (1 − ε/σ_L²)^{2T} (γ² − 2ε / (σ_L² − σ_L² (1 − ε/σ_L²)²)) + 2ε / (σ_L² − σ_L² (1 − ε/σ_L²)²) in units of σᵢ²;
-    ε is solved (bisection) so that this equals 1.
+    For a Gaussian target and x ← x + α s + √(2α) z with α = ε σᵢ² / σ_L², the variance after T steps
+    started from γ² σᵢ² is, in units of σᵢ² and with t = ε / σ_L² and b = 2t / (1 − (1 − t)²),
+    (1 − t)^{2T} (γ² − b) + b. We return the ε minimising |that − 1| over a fine logarithmic grid of t.
+
+    Args:
+        steps: T, Langevin steps per level.
+        gamma: γ = σᵢ₋₁ / σᵢ, ratio of consecutive levels.
+        sigma_last: σ_L, the last level ([0, 1] units).
     """
-    s2 = sigma_last ** 2
+    t = torch.logspace(-6, math.log10(0.99), 4000, dtype=torch.float64)
+    return float(t[ncsnv2_variance_ratio(t, steps=steps, gamma=gamma).sub(1).abs().argmin()]) * sigma_last ** 2
 
-    def variance_ratio(eps: float) -> float:
-        shrink = 1 - eps / s2
-        base = 2 * eps / (s2 - s2 * shrink ** 2)
-        return shrink ** (2 * steps) * (gamma ** 2 - base) + base
 
-    lo, hi = 1e-12 * s2, 0.999 * s2
-    for _ in range(200):
-        mid = (lo * hi) ** 0.5
-        lo, hi = (mid, hi) if variance_ratio(mid) > 1 else (lo, mid)
-    return (lo * hi) ** 0.5
+def ncsnv2_variance_ratio(t: torch.Tensor, *, steps: int, gamma: float) -> torch.Tensor:
+    """(1 − t)^{2T} (γ² − b) + b with b = 2t / (1 − (1 − t)²): variance after T steps / σᵢ² (see above)."""
+    b = 2 * t / (1 - (1 - t) ** 2)
+    return (1 - t) ** (2 * steps) * (gamma ** 2 - b) + b

@@ -13,7 +13,7 @@ def predictor_corrector(denoiser, x: torch.Tensor, sigmas, *, guidance=UNGUIDED,
     """PC sampler for the VE SDE (Song et al. 2021, Algorithms 2 and 4).
 
     Predictor: x ← x + (σᵢ² − σᵢ₊₁²) s(x, σᵢ) + √(σᵢ² − σᵢ₊₁²) z. Corrector at σᵢ₊₁: Langevin steps with the
-    signal-to-noise rule α = 2 (r ‖z‖ / ‖s‖)² per sample (NCSN convention x + α/2 s + √α z). The guided
+    signal-to-noise rule α = 2 (r ‖z‖ / ‖s‖)² per sample, x ← x + α s + √(2α) z. The guided
     score is (x̂₀ − x) / σ² from the guidance. NFE = (len(sigmas) − 1)(1 + corrector_steps) + 1.
 
     Args:

@@ -21,9 +21,10 @@ def guided_score(denoiser, guidance: Guidance, x: torch.Tensor, sigma: float):
 
 
 def langevin_step(x: torch.Tensor, score: torch.Tensor, alpha, generator) -> torch.Tensor:
-    """One Langevin step x + (α/2) ∇log p + √α z (NCSN's convention); α a float or (B, 1, 1, 1)."""
+    """One Langevin step x + α ∇log p + √(2α) z (the convention of NCSNv2 and score SDE's corrector);
+    α a float or (B, 1, 1, 1)."""
     alpha = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
-    return x + 0.5 * alpha * score + alpha.sqrt() * gaussian_like(x, generator)
+    return x + alpha * score + (2 * alpha).sqrt() * gaussian_like(x, generator)
 
 
 def levels(sigmas) -> list[float]:

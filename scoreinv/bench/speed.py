@@ -1,0 +1,264 @@
+"""Speed of the default reconstructions: seconds, NFE, one network call, sampler overhead and peak memory.
+
+For each task family (the default task of ``scoreinv solve``: inpaint-random, deblur-gauss, sr4, ct-sparse) a
+simulated measurement of a square grey picture is reconstructed once with :func:`scoreinv.reconstruct` and its
+default settings. The sampler overhead is ``seconds / (NFE × one call) − 1``, where one call is the median time
+of a bare ``D(x, σ)`` at the same size measured in the same run. Peak memory is that of one default
+reconstruction at a larger size: on CPU the peak resident set size of a fresh Python process (which includes
+torch itself; the figure before reconstructing is reported beside it), on CUDA ``torch.cuda.max_memory_allocated``.
+Run it as ``scoreinv bench speed``.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+from ..imageio import InputError
+
+FAMILIES = ("inpaint", "deblur", "sr", "ct")
+PICTURES = {"natural": "skimage:camera", "ct": "skimage:shepp_logan_phantom"}
+MIN_SIZE = 32  # the default deblur kernel is 25 x 25 and sr divides by 4
+CALL_SIGMA = 0.1  # σ of the bare network calls (the cost does not depend on it)
+
+
+def speed_problem(family: str, size: int, *, channels: int = 1, seed: int = 0):
+    """(operator, y, truth) of the default task of ``family`` on a ``size`` × ``size`` test picture.
+
+    Args:
+        family: "inpaint", "deblur", "sr" or "ct".
+        size: image side in pixels.
+        channels: 1 (grey) or 3 (colour); CT is always grey.
+        seed: seeds the random mask and the noise draw.
+    """
+    from ..solve_inputs import DEFAULT_TASK, read_ct_picture, read_picture, resize
+    from ..tasks import TASKS, simulate
+
+    if family == "ct":
+        image = read_ct_picture(PICTURES["ct"], size=(size, size))
+    else:
+        image = resize(read_picture(PICTURES["natural"], channels=channels), (size, size))
+    return simulate(TASKS[DEFAULT_TASK[family]], image, seed=seed)
+
+
+def one_call_seconds(denoiser, shape: tuple, *, repeats: int = 5, device=None) -> float:
+    """Median wall-clock seconds of one bare denoiser call ``D(x, σ)`` on a random (B, C, H, W) input.
+
+    Args:
+        denoiser: the prior (a :class:`scoreinv.denoiser.Denoiser`).
+        shape: input shape (B, C, H, W).
+        repeats: timed calls after two warm-up calls.
+        device: where to run (default: the denoiser's device).
+    """
+    return statistics.median(_call_times(denoiser, shape, repeats=repeats, warmup=2, device=device))
+
+
+def _call_times(denoiser, shape: tuple, *, repeats: int, warmup: int, device=None) -> list[float]:
+    """Seconds of ``repeats`` bare calls ``D(x, σ)`` after ``warmup`` untimed ones (which pay one-off set-up)."""
+    device = torch.device(device) if device is not None else next(denoiser.parameters()).device
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(0)).to(device)
+    times = []
+    with torch.no_grad():
+        for i in range(warmup + repeats):
+            _synchronize(device)
+            started = time.perf_counter()
+            denoiser(x, CALL_SIGMA)
+            _synchronize(device)
+            if i >= warmup:
+                times.append(time.perf_counter() - started)
+    return times
+
+
+def measure_family(denoiser, family: str, *, size: int, repeats: int = 5, device=None, progress: bool = False) -> dict:
+    """One default reconstruction of ``family`` at ``size``² with its timing figures.
+
+    Args:
+        denoiser: the prior, already on ``device``.
+        family: "inpaint", "deblur", "sr" or "ct".
+        size: image side in pixels.
+        repeats: timed bare network calls before and again after the reconstruction (their median is "one call").
+        device: "cpu", "cuda", or None (CUDA if available).
+        progress: draw the sampler's progress bar on stderr.
+    """
+    from ..metrics import psnr
+    from ..reconstruct import reconstruct
+
+    operator, y, truth = speed_problem(family, size, channels=denoiser.channels or 1)
+    shape = tuple(truth.shape)
+    # one call: the median of bare calls just before and just after the reconstruction (same load on the machine)
+    times = _call_times(denoiser, shape, repeats=repeats, warmup=2, device=device)
+    result = reconstruct(y, operator, prior=denoiser, device=device, progress=progress)
+    times += _call_times(denoiser, shape, repeats=repeats, warmup=0, device=device)
+    call = statistics.median(times)
+    network = result.nfe * call
+    settings = result.settings
+    return {"family": family, "task": _task_name(family), "size": f"{truth.shape[-2]}x{truth.shape[-1]}",
+            "channels": int(truth.shape[1]), "prior": settings["prior"], "method": settings["method"],
+            "steps": settings["steps"], "nfe": result.nfe, "seconds": result.seconds, "call_seconds": call,
+            "network_seconds": network, "overhead_percent": 100 * (result.seconds / network - 1),
+            "psnr_db": float(psnr(result.mean.cpu(), truth))}
+
+
+def peak_memory(prior: str, *, family: str = "inpaint", size: int = 512, device=None, threads: int = 0) -> dict:
+    """Peak memory of one default reconstruction of ``family`` at ``size``²: on CPU the peak RSS of a fresh process,
+    on CUDA the peak of ``torch.cuda.max_memory_allocated``.
+
+    Args:
+        prior: a shipped prior's name or a NAME.pt path.
+        family: "inpaint", "deblur", "sr" or "ct".
+        size: image side in pixels.
+        device: "cpu", "cuda", or None (CUDA if available).
+        threads: torch CPU threads of the measuring process (0: torch's default).
+    """
+    from ..devices import resolve_device
+
+    device = resolve_device(device)
+    request = {"prior": prior, "family": family, "size": size, "device": str(device), "threads": threads}
+    if device.type == "cuda":
+        return _measure_memory(request)
+    child = subprocess.run([sys.executable, "-m", __name__, json.dumps(request)], capture_output=True, text=True)
+    if child.returncode != 0:
+        last = (child.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"the memory measurement process failed: {last}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def measure_speed(prior: str = "natural-gray", *, ct_prior: str | None = "ct", size: int = 256,
+                  memory_size: int | None = 512, memory_family: str = "inpaint", repeats: int = 5, device=None,
+                  threads: int = 0, progress: bool = False, log=None) -> dict:
+    """Time the default reconstruction of every task family and measure peak memory; returns the report.
+
+    Args:
+        prior: the natural prior (a shipped name or a NAME.pt path) for inpaint, deblur and sr.
+        ct_prior: the CT prior for ct (skipped with a note when it cannot be loaded; None skips ct).
+        size: image side of the timed reconstructions, pixels.
+        memory_size: image side of the peak-memory reconstruction (None: no memory figure).
+        memory_family: task family of the peak-memory reconstruction.
+        repeats: timed bare network calls before and after each reconstruction (their median is "one call").
+        device: "cpu", "cuda", or None (CUDA if available).
+        threads: torch CPU threads (0: leave torch's setting).
+        progress: draw the samplers' progress bars on stderr.
+        log: called with a line of text before each measurement (e.g. ``click.echo``), or None.
+    """
+    from ..devices import resolve_device
+    from ..priors import load_prior
+
+    if size < MIN_SIZE or (memory_size is not None and memory_size < MIN_SIZE):
+        raise InputError(f"sizes must be at least {MIN_SIZE} pixels (the deblur kernel is 25x25), got {size} and "
+                         f"{memory_size}")
+    if repeats < 1:
+        raise InputError(f"repeats must be at least 1, got {repeats}")
+    if memory_family not in FAMILIES:
+        raise InputError(f"unknown task family {memory_family!r}; choose one of {', '.join(FAMILIES)}")
+    log = log or (lambda line: None)
+    device = resolve_device(device)
+    previous_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        natural = load_prior(prior, device=device)
+        rows, notes = [], []
+        for family in FAMILIES:
+            denoiser = natural
+            if family == "ct":
+                if ct_prior is None:
+                    notes.append("ct skipped: no CT prior given")
+                    continue
+                try:
+                    denoiser = load_prior(ct_prior, device=device)
+                except InputError as error:
+                    notes.append(f"ct skipped: {error}")
+                    continue
+            log(f"timing {family} at {size}x{size} …")
+            rows.append(measure_family(denoiser, family, size=size, repeats=repeats, device=device,
+                                       progress=progress))
+        memory = None
+        if memory_size is not None:
+            memory_prior = ct_prior if memory_family == "ct" else prior
+            if memory_prior is None:
+                raise InputError("the ct peak-memory measurement needs a CT prior")
+            log(f"peak memory of {memory_family} at {memory_size}x{memory_size} …")
+            memory = peak_memory(memory_prior, family=memory_family, size=memory_size, device=device,
+                                 threads=threads or torch.get_num_threads())
+    finally:
+        torch.set_num_threads(previous_threads)
+    return {"prior": natural.name, "prior_sha256": natural.card.get("sha256"), "device": str(device),
+            "threads": threads or previous_threads, "torch": torch.__version__, "size": size, "repeats": repeats,
+            "rows": rows, "memory": memory, "notes": notes}
+
+
+def markdown_report(report: dict) -> str:
+    """The report of :func:`measure_speed` as a Markdown table with the memory figure and notes below it."""
+    lines = [f"Prior `{report['prior']}` on {report['device']} (torch {report['torch']}, threads: "
+             f"{report['threads']}); default settings, one sample; one call = median of {2 * report['repeats']} "
+             f"bare D(x, σ) calls around each reconstruction.", "",
+             "| task | size | method | NFE | total (s) | one call (s) | NFE × call (s) | overhead | PSNR (dB) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in report["rows"]:
+        lines.append(f"| {row['task']} | {row['size']} | {row['method']} | {row['nfe']} | {row['seconds']:.2f} | "
+                     f"{row['call_seconds']:.4f} | {row['network_seconds']:.2f} | {row['overhead_percent']:+.1f} % | "
+                     f"{row['psnr_db']:.2f} |")
+    memory = report.get("memory")
+    if memory:
+        lines.append("")
+        if memory["kind"] == "cuda":
+            lines.append(f"Peak memory, {memory['task']} at {memory['size']}: {memory['peak_mb']:.0f} MB "
+                         f"(torch.cuda.max_memory_allocated).")
+        else:
+            lines.append(f"Peak memory, {memory['task']} at {memory['size']}: {memory['peak_mb']:.0f} MB peak RSS "
+                         f"of a fresh process, of which {memory['before_mb']:.0f} MB before reconstructing (Python, "
+                         f"torch, the prior and the measurement).")
+    lines += ["", *[f"Note: {note}" for note in report["notes"]]] if report["notes"] else []
+    return "\n".join(lines) + "\n"
+
+
+def _measure_memory(request: dict) -> dict:
+    """Load the prior, build the problem and reconstruct once, as ``request`` says; the memory figures."""
+    from ..priors import load_prior
+    from ..reconstruct import reconstruct
+
+    if request.get("threads"):
+        torch.set_num_threads(int(request["threads"]))
+    device = torch.device(request["device"])
+    denoiser = load_prior(request["prior"], device=device)
+    operator, y, _ = speed_problem(request["family"], int(request["size"]), channels=denoiser.channels or 1)
+    figures = {"task": _task_name(request["family"]), "size": f"{request['size']}x{request['size']}",
+               "device": str(device)}
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        result = reconstruct(y, operator, prior=denoiser, device=device)
+        torch.cuda.synchronize(device)
+        return {**figures, "kind": "cuda", "before_mb": before / 2 ** 20,
+                "peak_mb": torch.cuda.max_memory_allocated(device) / 2 ** 20, "nfe": result.nfe}
+    before = _max_rss_bytes()
+    result = reconstruct(y, operator, prior=denoiser, device=device)
+    return {**figures, "kind": "cpu-rss", "before_mb": before / 2 ** 20, "peak_mb": _max_rss_bytes() / 2 ** 20,
+            "nfe": result.nfe}
+
+
+def _max_rss_bytes() -> int:
+    """This process's peak resident set size in bytes (ru_maxrss is in kilobytes on Linux, bytes on macOS)."""
+    value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return value if sys.platform == "darwin" else value * 1024
+
+
+def _task_name(family: str) -> str:
+    from ..solve_inputs import DEFAULT_TASK
+
+    return DEFAULT_TASK[family]
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+if __name__ == "__main__":  # the fresh process of peak_memory(): one JSON line on stdout
+    print(json.dumps(_measure_memory(json.loads(sys.argv[1]))))

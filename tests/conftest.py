@@ -1,0 +1,67 @@
+"""Shared fixtures: tiny randomly initialised priors and small test pictures (tests never need trained weights)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+# Two shared CPU cores: one thread avoids oversubscription stalls (a run with 2 threads next to a busy process
+# can be 100x slower)
+torch.set_num_threads(1)
+
+TINY_STATS = {"data_mean": 0.5, "sigma_data": 0.25, "sigma_min": 0.002, "sigma_max": 10.0}
+
+
+def write_tiny_prior(path: Path, *, channels: int = 1, kind: str = "natural", seed: int = 0) -> Path:
+    """A randomly initialised U-Net (base 8, two levels) written as a prior NAME.pt + NAME.json + NAME.md."""
+    from scoreinv.network import UNet
+    from scoreinv.priors import write_prior
+
+    torch.manual_seed(seed)
+    net = UNet(channels=channels, base=8, mults=(1, 2), blocks=1)
+    card = {"kind": kind, "channels": channels, "data": "random init (tests)", "steps": 0, "wall_clock_hours": 0.0}
+    return write_prior(Path(path), weights=net.state_dict(), net_config=net.config, stats=TINY_STATS, card=card)
+
+
+@pytest.fixture(scope="session")
+def tiny_priors(tmp_path_factory) -> dict:
+    """Paths of tiny priors: {"gray": …, "color": …, "ct": …} (each a NAME.pt with its card), in one folder."""
+    folder = tmp_path_factory.mktemp("priors")
+    return {"gray": write_tiny_prior(folder / "tiny-gray.pt", channels=1),
+            "color": write_tiny_prior(folder / "tiny-color.pt", channels=3),
+            "ct": write_tiny_prior(folder / "tiny-ct.pt", channels=1, kind="ct")}
+
+
+@pytest.fixture
+def tiny_prior(tiny_priors) -> Path:
+    """The grey tiny prior."""
+    return tiny_priors["gray"]
+
+
+def smooth_picture(height: int = 32, width: int = 48, channels: int = 1, seed: int = 0) -> np.ndarray:
+    """A smooth uint8 test picture (H, W) or (H, W, 3): a few random sinusoids, values spread over 0–255."""
+    rng = np.random.default_rng(seed)
+    v, u = np.mgrid[0:height, 0:width] / max(height, width)
+    planes = []
+    for _ in range(channels):
+        f = rng.uniform(1, 4, size=(3, 2))
+        p = rng.uniform(0, 2 * np.pi, size=3)
+        plane = sum(np.sin(2 * np.pi * (f[i, 0] * v + f[i, 1] * u) + p[i]) for i in range(3))
+        planes.append((plane - plane.min()) / (np.ptp(plane) + 1e-12))
+    image = np.stack(planes, -1) if channels > 1 else planes[0]
+    return np.round(image * 255).astype(np.uint8)
+
+
+@pytest.fixture
+def write_picture(tmp_path):
+    """write_picture(name, height=32, width=48, channels=1) → path of a smooth PNG in tmp_path."""
+    import skimage.io
+
+    def write(name: str = "picture.png", height: int = 32, width: int = 48, channels: int = 1, seed: int = 0) -> Path:
+        path = tmp_path / name
+        skimage.io.imsave(str(path), smooth_picture(height, width, channels, seed), check_contrast=False)
+        return path
+
+    return write

@@ -1,0 +1,291 @@
+"""``scoreinv bench tasks`` and ``scoreinv bench merge`` end to end on small generated pictures with tiny random
+priors: outputs, one table row per task × method, per-image rows, shards merged = one run, one-line errors,
+notes for absent peers and LPIPS, and the DeepInverse adapter's plumbing (against a stand-in module)."""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.io
+import torch
+from click.testing import CliRunner
+
+from conftest import smooth_picture
+from scoreinv.bench.report import merge_records
+from scoreinv.bench.tasks import parse_shard, shard_from_env, shard_indices
+from scoreinv.cli import main
+from scoreinv.figures import GAP, LABEL_HEIGHT
+from scoreinv.imageio import InputError, read_image
+from scoreinv.metrics import psnr
+from scoreinv.tasks import get_task, simulate
+
+GREY_TASKS = "inpaint-random,deblur-gauss,sr4"
+GREY_METHODS = {"inpaint-random": ["biharmonic", "scoreinv-dc"], "deblur-gauss": ["wiener", "tv", "scoreinv-dc"],
+                "sr4": ["bicubic", "scoreinv-dc"]}
+FAST = ["--steps", "4", "--device", "cpu", "--quiet"]
+
+
+def invoke(*args, env=None):
+    """Run ``scoreinv ARGS`` in-process; click's Result."""
+    return CliRunner().invoke(main, [str(a) for a in args], env=env)
+
+
+def ok(result):
+    assert result.exit_code == 0, f"exit {result.exit_code}\n{result.output}\n{result.exception!r}"
+    return result
+
+
+def one_line_error(result, *fragments) -> str:
+    """A failure with exactly one ``Error: …`` line on stderr and no traceback."""
+    assert result.exit_code != 0, result.output
+    assert isinstance(result.exception, SystemExit), f"uncaught exception: {result.exception!r}"
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:"), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def pictures(folder: Path, count: int = 3) -> Path:
+    """``count`` smooth grey 32 × 40 PNGs in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        skimage.io.imsave(str(folder / f"pic{i}.png"), smooth_picture(32, 40, seed=i), check_contrast=False)
+    return folder
+
+
+def ct_slices(folder: Path, count: int = 2) -> Path:
+    """``count`` 16-bit CT PNGs (HU + 1024), 32 × 32: air, a water-like disc, a bone-like spot."""
+    folder.mkdir(parents=True, exist_ok=True)
+    v, u = np.mgrid[-16:16, -16:16]
+    for i in range(count):
+        hu = np.full((32, 32), 1024 - 1000, np.uint16)
+        hu[np.hypot(v, u + i) < 12] = 1024 + 30
+        hu[np.hypot(v - 3, u - 2 + i) < 4] = 1024 + 700
+        skimage.io.imsave(str(folder / f"slice{i}.png"), hu, check_contrast=False)
+    return folder
+
+
+def rows_of(out: Path) -> list:
+    return json.loads((out / "results.json").read_text())["rows"]
+
+
+def table_rows(markdown: str) -> list:
+    """The body rows of the Markdown table in ``markdown`` as lists of cells."""
+    lines = [line for line in markdown.splitlines() if line.startswith("| ") and not line.startswith("| task ")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines if "---" not in line]
+
+
+def metrics_key(rows: list) -> list:
+    return [(r["task"], r["method"], r["index"], r["image"], r["psnr"], r["ssim"], r["lpips"]) for r in rows]
+
+
+@pytest.fixture(scope="module")
+def grey_run(tiny_priors, tmp_path_factory):
+    """One unsharded run of three grey tasks on three pictures: (data folder, output folder, Result)."""
+    root = tmp_path_factory.mktemp("bench")
+    data = pictures(root / "data")
+    result = ok(invoke("bench", "tasks", "--tasks", GREY_TASKS, "--data", data, "--prior", tiny_priors["gray"],
+                       "--out", root / "all", *FAST))
+    return data, root / "all", result
+
+
+def test_grey_tasks_end_to_end(grey_run):
+    data, out, result = grey_run
+    assert sorted(p.name for p in out.iterdir()) == ["figure.png", "results.csv", "results.json", "summary.md"]
+    record = json.loads((out / "results.json").read_text())
+    assert {"command", "date", "machine", "settings", "rows", "notes", "summary"} <= set(record)
+    assert record["command"].startswith("scoreinv bench tasks --tasks inpaint-random,deblur-gauss,sr4")
+    assert {"platform", "cpu_count", "torch"} <= set(record["machine"])
+    assert record["settings"]["steps"] == 4 and record["shards"] == [[0, 1]]
+    expected = [(task, method) for task, methods in GREY_METHODS.items() for method in methods]
+
+    # One table row per task × method, printed and written
+    for text in (result.stdout, (out / "summary.md").read_text()):
+        assert [(row[0], row[1].replace(" (default)", "")) for row in table_rows(text)] == expected
+        assert all(row[2] == "3" for row in table_rows(text))
+    with open(out / "results.csv", newline="") as f:
+        csv_rows = list(csv.DictReader(f))
+    assert len(csv_rows) == len(record["rows"]) == 3 * len(expected)
+
+    # Real values: finite metrics, NFE only for the sampler, the default flagged, baselines beat the measurement
+    for row in record["rows"]:
+        assert 5 < row["psnr"] < 60 and 0 <= row["ssim"] <= 1 and row["seconds"] >= 0 and row["peak_mb"] >= 0
+        assert (row["nfe"] > 0) == (row["kind"] == "scoreinv") and row["default"] == (row["kind"] == "scoreinv")
+        assert row["lpips"] is None or row["lpips"] >= 0
+    assert record["method_settings"]["sr4"]["scoreinv-dc"]["steps"] == 4
+    for task, baseline in (("inpaint-random", "biharmonic"), ("deblur-gauss", "wiener")):
+        for index in range(3):
+            image = read_image(data / f"pic{index}.png", channels=1)
+            _, y, truth = simulate(get_task(task), image, index=index, seed=0)
+            row = next(r for r in record["rows"] if (r["task"], r["method"], r["index"]) == (task, baseline, index))
+            assert row["psnr"] > float(psnr(y[0].clamp(0, 1), truth[0])) + 1
+
+    # The figure: one row per task of the first picture, five panels each
+    figure = skimage.io.imread(str(out / "figure.png"))
+    assert figure.shape[0] == 3 * (32 + LABEL_HEIGHT) + 2 * GAP
+    assert figure.shape[1] == 5 * 40 + 4 * GAP
+
+
+def test_ct_task(tiny_priors, tmp_path):
+    data = ct_slices(tmp_path / "ct")
+    result = ok(invoke("bench", "tasks", "--tasks", "ct-sparse", "--data", data, "--prior", tiny_priors["ct"],
+                       "--out", tmp_path / "out", *FAST))
+    assert [(row[0], row[1]) for row in table_rows(result.stdout)] == [
+        ("ct-sparse", "fbp"), ("ct-sparse", "tv"), ("ct-sparse", "scoreinv-dc (default)")]
+    rows = rows_of(tmp_path / "out")
+    assert len(rows) == 6 and {r["image"] for r in rows} == {"slice0", "slice1"}
+    for index in range(2):
+        fbp, tv = (next(r for r in rows if r["index"] == index and r["method"] == m) for m in ("fbp", "tv"))
+        assert tv["psnr"] > fbp["psnr"] > 15  # TV removes FBP's streaks on these piecewise-constant slices
+    figure = skimage.io.imread(str(tmp_path / "out" / "figure.png"))
+    assert figure.shape[0] == 32 + LABEL_HEIGHT  # one task row; the sinogram panel is as tall as the image
+
+
+def test_shards_merged_equal_one_run(grey_run, tiny_priors, tmp_path):
+    data, whole, _ = grey_run
+    for i in range(2):
+        ok(invoke("bench", "tasks", "--tasks", GREY_TASKS, "--data", data, "--prior", tiny_priors["gray"],
+                  "--shard", f"{i}/2", "--out", tmp_path / f"part{i}", *FAST))
+    assert {r["index"] for r in rows_of(tmp_path / "part0")} == {0, 2}
+    assert {r["index"] for r in rows_of(tmp_path / "part1")} == {1}
+    assert not (tmp_path / "part1" / "figure.png").exists()  # the figure's picture (index 0) is in part 0
+    result = ok(invoke("bench", "merge", tmp_path / "part1", tmp_path / "part0" / "results.json",
+                       "-o", tmp_path / "merged"))
+    assert metrics_key(rows_of(tmp_path / "merged")) == metrics_key(rows_of(whole))
+    assert table_rows(result.stdout)[0][:3] == ["inpaint-random", "biharmonic", "3"]
+    merged = json.loads((tmp_path / "merged" / "results.json").read_text())
+    assert merged["shards"] == [[0, 2], [1, 2]] and merged["notes"] == []
+    assert (tmp_path / "merged" / "figure.png").is_file()
+    assert len((tmp_path / "merged" / "results.csv").read_text().splitlines()) == 1 + 3 * 7
+
+
+def test_merge_refuses_overlap_and_other_settings(grey_run, tmp_path):
+    _, whole, _ = grey_run
+    one_line_error(invoke("bench", "merge", whole, whole, "-o", tmp_path / "m"), "in both")
+    record = json.loads((whole / "results.json").read_text())
+    other = {**record, "settings": {**record["settings"], "seed": 7}, "rows": []}
+    with pytest.raises(InputError, match="seed"):
+        merge_records([record, other], ["a", "b"], command="x")
+    one_line_error(invoke("bench", "merge", tmp_path / "nothing", "-o", tmp_path / "m"), "no results.json")
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("spec", ["2/2", "1", "a/b", "-1/2", "0/0"])
+def test_bad_shard_spec_is_one_line(tiny_priors, tmp_path, spec):
+    data = pictures(tmp_path / "data", 1)
+    one_line_error(invoke("bench", "tasks", "--data", data, "--prior", tiny_priors["gray"], "--shard", spec,
+                          "--out", tmp_path / "out", *FAST), "--shard takes i/n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_task_and_data_are_one_line(tiny_priors, tmp_path):
+    data = pictures(tmp_path / "data", 1)
+    one_line_error(invoke("bench", "tasks", "--tasks", "inpaint-random,denoise", "--data", data, "--out",
+                          tmp_path / "out", *FAST), "unknown task 'denoise'")
+    one_line_error(invoke("bench", "tasks", "--data", tmp_path / "nowhere", "--out", tmp_path / "out", *FAST),
+                   "not a test set")
+    assert not (tmp_path / "out").exists()
+
+
+def test_torchrun_environment_selects_the_shard(tiny_priors, tmp_path):
+    data = pictures(tmp_path / "data", 3)
+    result = ok(invoke("bench", "tasks", "--tasks", "inpaint-box", "--data", data, "--prior", tiny_priors["gray"],
+                       "--out", tmp_path / "out", *FAST, env={"RANK": "1", "WORLD_SIZE": "2"}))
+    part = tmp_path / "out" / "shard-1-of-2"
+    assert {r["index"] for r in rows_of(part)} == {1} and "bench merge" in result.stderr
+
+
+def test_missing_peers_and_lpips_are_notes(tiny_priors, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "deepinv", None)  # import deepinv raises ImportError
+    monkeypatch.setenv("SCOREINV_LPIPS_WEIGHTS", str(tmp_path / "no-such-weights.pth"))
+    data = pictures(tmp_path / "data", 1)
+    result = ok(invoke("bench", "tasks", "--tasks", "inpaint-random", "--data", data, "--prior",
+                       tiny_priors["gray"], "--peers", "--out", tmp_path / "out", *FAST))
+    assert "note: peers skipped: deepinv not installed (pip install scoreinv[peers])" in result.stderr
+    assert "LPIPS not computed" in result.stderr
+    record = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert {r["method"] for r in record["rows"]} == {"biharmonic", "scoreinv-dc"}
+    assert all(r["lpips"] is None and r["psnr"] is not None for r in record["rows"])
+    assert any("deepinv not installed" in note for note in record["notes"])
+    assert "deepinv not installed" in (tmp_path / "out" / "summary.md").read_text()
+    assert all(row[5] == "n/a" for row in table_rows(result.stdout))
+
+
+def test_all_methods_and_samples(tiny_priors, tmp_path):
+    from scoreinv.reconstruct import METHODS
+
+    data = pictures(tmp_path / "data", 1)
+    result = ok(invoke("bench", "tasks", "--tasks", "deblur-gauss", "--data", data, "--prior", tiny_priors["gray"],
+                       "--all-methods", "--samples", "2", "--out", tmp_path / "out", *FAST))
+    record = json.loads((tmp_path / "out" / "results.json").read_text())
+    scored = [r for r in record["rows"] if r["kind"] == "scoreinv"]
+    assert [r["method"] for r in scored] == [f"scoreinv-{name}" for name in METHODS]
+    assert sum(r["default"] for r in scored) == 1
+    for row in scored:
+        assert row["nfe"] == 2 * record["method_settings"]["deblur-gauss"][row["method"]]["nfe_per_sample"]
+    assert len(table_rows(result.stdout)) == 2 + len(METHODS)
+
+
+def fake_deepinv() -> types.ModuleType:
+    """A stand-in for DeepInverse with the documented call shapes of DPS, DiffPIR, Denoiser and LinearPhysics."""
+    dinv = types.ModuleType("deepinv")
+    dinv.__version__ = "0-test"
+
+    class LinearPhysics(torch.nn.Module):
+        def __init__(self, A=None, A_adjoint=None, img_size=None, noise_model=None, device="cpu", **kwargs):
+            super().__init__()
+            self.A, self.A_adjoint, self.noise_model = A, A_adjoint, noise_model
+
+    class DPS:
+        def __init__(self, denoiser, num_steps=1000, device="cpu", rng=None, **kwargs):
+            self.denoiser, self.num_steps = denoiser, num_steps
+
+        def __call__(self, y, physics, x_init=None, seed=None):
+            x = physics.A_dagger(y)
+            for _ in range(self.num_steps):
+                x = self.denoiser(x, torch.tensor([0.1]))
+            return x
+
+    class DiffPIR:
+        def __init__(self, model, data_fidelity, sigma=0.05, max_iter=100, device="cpu", **kwargs):
+            self.model, self.max_iter = model, max_iter
+
+        def __call__(self, y, physics, seed=None):
+            x = physics.A_adjoint(y)
+            for _ in range(self.max_iter):
+                x = physics.prox_l2(self.model(x, 0.1), y, 1.0 / physics.noise_model.sigma ** 2)
+            return x
+
+    dinv.models = types.SimpleNamespace(Denoiser=torch.nn.Module)
+    dinv.physics = types.SimpleNamespace(LinearPhysics=LinearPhysics,
+                                         GaussianNoise=lambda sigma: types.SimpleNamespace(sigma=sigma))
+    dinv.optim = types.SimpleNamespace(data_fidelity=types.SimpleNamespace(L2=lambda: None))
+    dinv.sampling = types.SimpleNamespace(DPS=DPS, DiffPIR=DiffPIR)
+    return dinv
+
+
+def test_peers_run_through_the_deepinv_interface(tiny_priors, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "deepinv", fake_deepinv())
+    data = pictures(tmp_path / "data", 1)
+    ok(invoke("bench", "tasks", "--tasks", "inpaint-random", "--data", data, "--prior", tiny_priors["gray"],
+              "--peers", "--peer-steps", "3", "--out", tmp_path / "out", *FAST))
+    record = json.loads((tmp_path / "out" / "results.json").read_text())
+    peers = {r["method"]: r for r in record["rows"] if r["kind"] == "peer"}
+    assert sorted(peers) == ["deepinv-diffpir", "deepinv-dps"] and all(r["nfe"] == 3 for r in peers.values())
+    assert record["deepinv"] == "0-test" and record["notes"] == []
+    assert record["method_settings"]["inpaint-random"]["deepinv-dps"]["steps"] == 3
+
+
+def test_shard_helpers():
+    assert parse_shard("1/4") == (1, 4) and parse_shard(" 0/1 ") == (0, 1)
+    assert shard_indices(10, (1, 4)) == [1, 5, 9] and shard_indices(2, (3, 4)) == []
+    assert shard_from_env({"RANK": "2", "WORLD_SIZE": "3"}) == (2, 3)
+    assert shard_from_env({"RANK": "0", "WORLD_SIZE": "1"}) is None and shard_from_env({}) is None
+    with pytest.raises(InputError):
+        shard_from_env({"RANK": "3", "WORLD_SIZE": "3"})

@@ -1,0 +1,40 @@
+"""Every script of examples/ runs end to end (its main() with a tiny random prior and tiny sizes)."""
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+
+from scoreinv.paths import shared_dir
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+needs_shared = pytest.mark.skipif(shared_dir() is None, reason="needs the shared data folder (../shared)")
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name,prior,args", [
+    ("inpaint_skimage", "gray", ["--size", "32"]),
+    pytest.param("deblur_levin", "gray", ["--size", "32"], marks=needs_shared),
+    ("superresolution_x4", "color", ["--size", "32"]),
+    pytest.param("ct_sparse_view", "ct", ["--size", "32", "--views", "8"], marks=needs_shared),
+    ("custom_operator", "gray", ["--size", "16"]),
+])
+def test_example_runs(tiny_priors, tmp_path, capsys, name, prior, args):
+    scores = load(name).main([*args, "--prior", str(tiny_priors[prior]), "--steps", "2", "--device", "cpu",
+                              "--out", str(tmp_path)])
+    assert "score prior" in scores and all(math.isfinite(v) for v in scores.values())
+    assert (tmp_path / f"{name}.png").is_file()
+    assert "dB" in capsys.readouterr().out
+
+
+def test_every_example_is_tested():
+    tested = {"inpaint_skimage", "deblur_levin", "superresolution_x4", "ct_sparse_view", "custom_operator"}
+    assert {path.stem for path in EXAMPLES.glob("*.py")} == tested

@@ -1,0 +1,219 @@
+"""Training end to end on a tiny U-Net and a few generated pictures: kill -9 then --resume continues exactly, the
+DistributedDataParallel path on CPU (2 processes, gloo), the refusal of the shared test sets, and one-line errors."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import skimage.io
+import torch
+import torch.distributed as dist
+from click.testing import CliRunner
+
+from conftest import smooth_picture
+from scoreinv.cli import main
+from scoreinv.imageio import InputError
+from scoreinv.patches import refuse_test_set
+from scoreinv.paths import shared_dir
+from scoreinv.train import CHECKPOINT, TrainConfig, resumed_config, train
+
+# A U-Net of 79k parameters on 16 px crops: about 60 steps a second on one thread
+TINY = ["--base", "8", "--mults", "1,2", "--crop", "16", "--batch", "4", "--threads", "1", "--quiet"]
+STEPS = 200
+SHARED_TEST_SETS = ["set12", "bsd68", "cbsd68", "ct/test"]
+
+
+def tiny_config(data: Path, name: str, out: Path, *, steps: int, checkpoint_steps: int = 0) -> TrainConfig:
+    """The configuration that the TINY command-line options give."""
+    return TrainConfig(data=[str(data)], name=name, base=8, mults=(1, 2), crop=16, batch=4, steps=steps,
+                       out=str(out), checkpoint_steps=checkpoint_steps, threads=1)
+
+
+def child_env() -> dict:
+    """The environment of training subprocesses: one thread each (two shared cores)."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def train_module(*args) -> list[str]:
+    """The command line of ``python -m scoreinv.train ARGS``."""
+    return [sys.executable, "-m", "scoreinv.train", *[str(a) for a in args]]
+
+
+def load_checkpoint(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def log_records(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+
+
+def one_line_error(result, *fragments) -> str:
+    """Check a failed command: non-zero exit, one ``Error: …`` line on stderr and no traceback; returns the line."""
+    assert result.exit_code != 0, result.output
+    assert isinstance(result.exception, SystemExit), f"uncaught exception: {result.exception!r}"
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """A folder of four small generated grey PNGs (never the shared test sets)."""
+    folder = tmp_path_factory.mktemp("train-data")
+    for i in range(4):
+        skimage.io.imsave(str(folder / f"picture{i}.png"), smooth_picture(40, 48, 1, seed=i), check_contrast=False)
+    return folder
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    """cli(*args) runs ``scoreinv ARGS`` in-process from tmp_path and returns click's Result."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(main, [str(a) for a in args])
+
+
+# kill -9 and --resume
+
+@pytest.mark.slow
+def test_kill_9_then_resume_matches_an_uninterrupted_run(data_dir, tmp_path):
+    out = tmp_path / "runs"
+    straight = train(tiny_config(data_dir, "straight", out, steps=STEPS), progress=False)
+
+    # Interrupted: SIGKILL as soon as the first checkpoint (every 2 steps) is on disk
+    checkpoint = out / "killed" / CHECKPOINT
+    args = ["--name", "killed", "--out", out, "--steps", STEPS, "--checkpoint-steps", 2, *TINY]
+    process = subprocess.Popen(train_module(data_dir, *args), env=child_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == -signal.SIGKILL, f"training ended before the kill:\n{stderr}"
+    assert checkpoint.exists(), "no checkpoint within 60 s"
+    killed_at = load_checkpoint(checkpoint)["step"]
+    assert 0 < killed_at < STEPS and killed_at % 2 == 0
+
+    resumed = subprocess.run(train_module("--name", "killed", "--out", out, "--resume", "--quiet"), env=child_env(),
+                             capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.strip() == f"checkpoint: {checkpoint}"
+
+    # Exact continuation: weights, EMA, optimiser state and the logged loss are those of the uninterrupted run
+    a, b = load_checkpoint(straight), load_checkpoint(checkpoint)
+    assert a["step"] == b["step"] == STEPS
+    for key in ("net", "ema"):
+        assert a[key].keys() == b[key].keys()
+        assert all(torch.equal(a[key][k], b[key][k]) for k in a[key]), f"{key} differs after resume"
+    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert b["running_loss"] == a["running_loss"]
+    assert [row[:3] for row in b["history"]] == [row[:3] for row in a["history"]]  # step, loss, PSNR
+    assert b["elapsed_seconds"] > 0
+
+    # The log continues where the checkpoint was: start at 0, resume at the killed step, then steps to STEPS
+    records = log_records(out / "killed")
+    assert [(r.get("event"), r["step"]) for r in records if "event" in r] == [("start", 0), ("resume", killed_at)]
+    steps = [r["step"] for r in records]
+    assert steps == sorted(steps) and steps[-1] == STEPS
+    assert records[-1]["loss"] == a["running_loss"]
+
+
+def test_resume_may_grow_steps(data_dir, tmp_path):
+    out = tmp_path / "runs"
+    train(tiny_config(data_dir, "grow", out, steps=3), progress=False)
+    config = resumed_config(str(out), "grow", steps=5)
+    train(config, resume=True, progress=False)
+    state = load_checkpoint(config.run_dir / CHECKPOINT)
+    assert state["step"] == 5 and state["config"]["steps"] == 5 and state["world_size"] == 1
+    assert [r["step"] for r in log_records(config.run_dir) if "event" in r] == [0, 3]
+
+
+# DistributedDataParallel on CPU
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (dist.is_available() and dist.is_gloo_available()), reason="needs torch.distributed with gloo")
+def test_ddp_two_cpu_processes_with_gloo(data_dir, tmp_path):
+    out = tmp_path / "runs"
+    # --standalone: a local rendezvous on a free port that torchrun picks itself
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "scoreinv.train", str(data_dir), "--name", "ddp", "--out", str(out), "--steps", "4", *TINY]
+    result = subprocess.run(command, env=child_env(), capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoint = out / "ddp" / CHECKPOINT
+    assert result.stdout.count("checkpoint:") == 1  # only rank 0 reports and writes
+    assert sorted(p.name for p in (out / "ddp").iterdir()) == [CHECKPOINT, "log.jsonl"]
+    state = load_checkpoint(checkpoint)
+    assert state["world_size"] == 2 and state["step"] == 4
+    assert not any(k.startswith("module.") for k in state["net"])  # the bare network, loadable without DDP
+    assert all(torch.isfinite(v).all() for v in state["net"].values())
+    starts = [r for r in log_records(out / "ddp") if r.get("event") == "start"]
+    assert len(starts) == 1 and starts[0]["world_size"] == 2
+
+
+# Test sets are refused
+
+@pytest.mark.parametrize("name", SHARED_TEST_SETS)
+def test_training_refuses_a_folder_named_like_a_test_set(cli, tmp_path, name):
+    folder = tmp_path / "copy" / name
+    folder.mkdir(parents=True)
+    skimage.io.imsave(str(folder / "a.png"), smooth_picture(40, 48), check_contrast=False)
+    one_line_error(cli("train", folder, "--name", "x", "--out", tmp_path / "runs", *TINY), "test set")
+    assert not (tmp_path / "runs" / "x" / CHECKPOINT).exists()
+
+
+@pytest.mark.skipif(shared_dir() is None, reason="needs the shared data folder (../shared)")
+@pytest.mark.parametrize("name", SHARED_TEST_SETS)
+def test_training_refuses_the_shared_test_sets(cli, tmp_path, name):
+    folder = shared_dir() / "data" / name
+    one_line_error(cli("train", folder, "--name", "x", "--out", tmp_path / "runs", *TINY), "test set")
+    # also when a test set is only one of several folders
+    one_line_error(cli("train", shared_dir() / "data" / "bsds500" / "train", folder, "--name", "x", "--out",
+                       tmp_path / "runs", *TINY), "test set")
+
+
+def test_training_folders_are_not_refused_for_their_name_alone(tmp_path):
+    for name in ("bsds500/test", "ct/train", "set12-like", "test"):
+        folder = tmp_path / name
+        folder.mkdir(parents=True)
+        refuse_test_set(folder)  # no error
+    (tmp_path / "ct" / "test").mkdir()
+    with pytest.raises(InputError, match="test set"):
+        refuse_test_set(tmp_path / "ct" / "test")
+
+
+# One-line errors
+
+def test_resume_without_a_checkpoint_is_one_line(cli, tmp_path):
+    one_line_error(cli("train", "--name", "nothing", "--out", tmp_path / "runs", "--resume"), "nothing to resume")
+    with pytest.raises(InputError, match="nothing to resume"):
+        train(tiny_config(tmp_path, "nothing", tmp_path / "runs", steps=1), resume=True, progress=False)
+
+
+def test_a_duplicate_name_is_one_line(cli, data_dir, tmp_path):
+    out = tmp_path / "runs"
+    train(tiny_config(data_dir, "taken", out, steps=1), progress=False)
+    before = (out / "taken" / CHECKPOINT).read_bytes()
+    one_line_error(cli("train", data_dir, "--name", "taken", "--out", out, "--steps", 2, *TINY),
+                   "a run of this name exists", "--resume")
+    assert (out / "taken" / CHECKPOINT).read_bytes() == before  # untouched
+
+
+@pytest.mark.parametrize("args,fragment", [
+    ([], "give at least one DATA folder"),
+    (["{data}", "--mults", "1,x"], "--mults"),
+    (["{data}", "--crop", "64"], "smaller than the 64px crop"),
+    (["{missing}"], "no such folder"),
+])
+def test_bad_training_input_is_one_line(cli, data_dir, tmp_path, args, fragment):
+    args = [a.format(data=data_dir, missing=tmp_path / "missing") for a in args]
+    one_line_error(cli("train", *args, "--name", "bad", "--out", tmp_path / "runs", "--quiet"), fragment)
