@@ -190,6 +190,7 @@ def test_unknown_task_and_data_are_one_line(tiny_priors, tmp_path):
                           tmp_path / "out", *FAST), "unknown task 'denoise'")
     one_line_error(invoke("bench", "tasks", "--data", tmp_path / "nowhere", "--out", tmp_path / "out", *FAST),
                    "not a test set")
+    one_line_error(invoke("bench", "tasks", "--data", data, "--out", data, *FAST), "is the --data folder")
     assert not (tmp_path / "out").exists()
 
 
@@ -280,6 +281,50 @@ def test_peers_run_through_the_deepinv_interface(tiny_priors, tmp_path, monkeypa
     assert sorted(peers) == ["deepinv-diffpir", "deepinv-dps"] and all(r["nfe"] == 3 for r in peers.values())
     assert record["deepinv"] == "0-test" and record["notes"] == []
     assert record["method_settings"]["inpaint-random"]["deepinv-dps"]["steps"] == 3
+
+
+def test_a_failing_peer_is_dropped_with_a_note(tiny_priors, tmp_path, monkeypatch):
+    dinv = fake_deepinv()
+
+    class BrokenDPS:
+        def __init__(self, denoiser, **kwargs):
+            pass
+
+        def __call__(self, *args, **kwargs):
+            raise RuntimeError("incompatible deepinv\nsecond line")
+
+    dinv.sampling.DPS = BrokenDPS
+    monkeypatch.setitem(sys.modules, "deepinv", dinv)
+    data = pictures(tmp_path / "data", 2)
+    result = ok(invoke("bench", "tasks", "--tasks", "sr4", "--data", data, "--prior", tiny_priors["gray"], "--peers",
+                       "--peer-steps", "2", "--out", tmp_path / "out", *FAST))
+    record = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [r["method"] for r in record["rows"] if r["index"] == 1] == ["bicubic", "scoreinv-dc", "deepinv-diffpir"]
+    assert record["notes"] == ["deepinv-dps failed on sr4 (image 0) and was dropped: incompatible deepinv"]
+    assert "note: deepinv-dps failed" in result.stderr
+
+
+def test_a_diverged_sampler_gives_null_metrics_and_a_note(tiny_priors, tmp_path, monkeypatch):
+    import importlib
+
+    module = importlib.import_module("scoreinv.reconstruct")
+    real = module.reconstruct
+
+    def diverging(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.mean[..., 0, 0] = float("nan")
+        return result
+
+    monkeypatch.setattr(module, "reconstruct", diverging)
+    data = pictures(tmp_path / "data", 1)
+    ok(invoke("bench", "tasks", "--tasks", "inpaint-box", "--data", data, "--prior", tiny_priors["gray"],
+              "--out", tmp_path / "out", *FAST))
+    record = json.loads((tmp_path / "out" / "results.json").read_text())
+    scored = next(r for r in record["rows"] if r["method"] == "scoreinv-dc")
+    assert scored["psnr"] is None and scored["nfe"] == 4
+    assert next(r for r in record["rows"] if r["method"] == "biharmonic")["psnr"] > 10
+    assert any("diverged" in note for note in record["notes"])
+    assert (tmp_path / "out" / "figure.png").is_file()
 
 
 def test_shard_helpers():

@@ -11,7 +11,7 @@ from scoreinv.gaussian import GaussianDenoiser, smooth_covariance
 from scoreinv.guidance import DPS, DataConsistency, LikelihoodScore, Mixing
 from scoreinv.likelihood import log_likelihood
 from scoreinv.noise_levels import geometric_sigmas, karras_sigmas, levels_for_dimension
-from scoreinv.samplers import (ancestral, annealed_langevin, ncsnv2_step_size, predictor_corrector,
+from scoreinv.samplers import (ancestral, annealed_langevin, ncsnv2_step_size, plug_and_play, predictor_corrector,
                                probability_flow)
 from scoreinv.samplers.langevin import ncsnv2_variance_ratio
 
@@ -213,3 +213,26 @@ def test_log_likelihood_matches_the_gaussian_closed_form():
     assert torch.allclose(hutchinson.log_density, exact, atol=0.5)
     # bits/dim of the 8-bit image: −log2 p / D + 8
     assert torch.allclose(ode.bits_per_dim, -ode.log_density / (9 * math.log(2)) + 8)
+
+
+@pytest.mark.parametrize("case,sigma_y", [("mask", 0.0), ("mask", 0.05), ("dense", 0.05)])
+def test_plug_and_play_converges_to_the_posterior_mean(case, sigma_y):
+    """Deterministic PnP (DPIR) is a point estimate: for a Gaussian prior its fixed point is the posterior mode,
+    which is the posterior mean; more levels bring it closer."""
+    prior = GaussianDenoiser(torch.full(SHAPE, 0.5), smooth_covariance(4, 4))
+    operator = operator_cases()[case]
+    g = torch.Generator().manual_seed(2)
+    truth = start(0.2, g, n=1)
+    y = operator.A(truth) + sigma_y * torch.randn(operator.A(truth).shape, generator=g, dtype=torch.float64)
+    post_mean, _ = prior.posterior(dense_matrix(operator), y, sigma_y)
+    guidance = DataConsistency(operator, y, sigma_y=sigma_y, sigma_data=prior.sigma_data, x_shape=(1, *SHAPE))
+    errors = []
+    for n in (10, 100):
+        x = plug_and_play(prior, torch.full((1, *SHAPE), 0.5, dtype=torch.float64),
+                          karras_sigmas(n, sigma_max=1.0, sigma_min=0.005), guidance=guidance)
+        errors.append(float((x.reshape(-1) - post_mean).norm() / post_mean.norm()))
+    assert errors[1] < 0.06
+    assert errors[1] < errors[0]
+    if sigma_y == 0:
+        keep = operator.A_adjoint(operator.A(torch.ones_like(x))) > 0
+        assert torch.equal(x[keep], truth[keep])

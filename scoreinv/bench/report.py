@@ -126,7 +126,7 @@ def summary_markdown(record: dict) -> str:
     machine = record["machine"]
     lines = ["# scoreinv bench tasks", "", f"- command: `{record['command']}`", f"- date: {record['date']}",
              f"- machine: {machine['platform']}, {machine['cpu_count']} CPUs, torch {machine['torch']} "
-             f"({machine['torch_threads']} threads), device {machine['device']}"
+             f"(torch threads: {machine['torch_threads']}), device {machine['device']}"
              + (f" ({machine['gpu']})" if machine.get("gpu") else ""),
              f"- images: {len(record['images'])} of {record['settings']['data']}; shards: "
              + ", ".join(f"{i}/{n}" for i, n in record["shards"]),

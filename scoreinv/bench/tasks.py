@@ -7,6 +7,8 @@ seconds, NFE (network evaluations, all samples) and peak memory (see :class:`Pea
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import resource
 import threading
@@ -84,13 +86,15 @@ class Outcome:
 @dataclass
 class Method:
     """A column of the benchmark: name, kind ("baseline", "scoreinv", "peer"), run(y, operator, index) → Outcome,
-    whether it is scoreinv's default for the task, and (default only) the run that gives the figure's std map."""
+    whether it is scoreinv's default for the task, (default only) the run that gives the figure's std map, and why
+    it was dropped (a peer that failed)."""
 
     name: str
     kind: str
     run: Callable
     default: bool = False
     figure_run: Callable | None = None
+    failed: str | None = None
 
 
 @dataclass
@@ -194,8 +198,8 @@ def shard_indices(count: int, shard: tuple) -> list:
 
 class PeakMemory:
     """Peak memory of a block in MB: on CUDA, the bytes torch allocated above the level at the start
-    (``torch.cuda.max_memory_allocated``); on the CPU, the process's resident set size above its level at the start,
-    sampled every 5 ms from /proc/self/statm by a helper thread (``ru_maxrss`` growth where /proc is absent).
+    (``torch.cuda.max_memory_allocated``); on the CPU, the process's resident set size above its level at the start
+    (free heap pages returned first), sampled every 5 ms by a helper thread (``ru_maxrss`` growth without /proc).
 
     Args:
         device: the torch device the block computes on.
@@ -211,6 +215,7 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self.start = torch.cuda.memory_allocated(self.device)
             return self
+        _return_free_memory()
         self.start = self.peak = _resident_bytes()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._poll, daemon=True)
@@ -233,6 +238,15 @@ class PeakMemory:
             self.peak = max(self.peak, _resident_bytes())
 
 
+def _return_free_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc ``malloc_trim``), so that the RSS growth of the next
+    block is its own working set rather than what an earlier block left for reuse; no-op elsewhere."""
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
 def _resident_bytes() -> int:
     """The process's resident set size now (/proc/self/statm), or its high-water mark (ru_maxrss) without /proc."""
     try:
@@ -246,8 +260,8 @@ def memory_measure(device) -> str:
     """One line saying what the peak-memory column measures on ``device``."""
     if torch.device(device).type == "cuda":
         return "CUDA memory allocated by torch above the level at the method's start (max_memory_allocated), MB"
-    return ("CPU resident set size above its level at the method's start, sampled every 5 ms from "
-            "/proc/self/statm, MB (memory the allocator reuses is not counted)")
+    return ("CPU resident set size above its level at the method's start (after returning the C heap's free pages "
+            "with malloc_trim), sampled every 5 ms from /proc/self/statm, MB")
 
 
 class Scorer:
@@ -339,8 +353,6 @@ def measure(method: Method, y, operator, index: int, *, device) -> tuple:
         if torch.device(device).type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - started
-    if not bool(torch.isfinite(outcome.x).all()):
-        raise InputError(f"method {method.name} returned NaN or infinite values on image {index}")
     return outcome, seconds, memory.megabytes
 
 
@@ -392,10 +404,12 @@ def run_benchmark(options: BenchOptions) -> BenchRun:
             for task in tasks}
     bar = Progress(len(chosen) * sum(len(m) for m in plan.values()), desc="bench", enabled=options.progress)
     scorer = Scorer()
-    for index, name, image in chosen:
+    for entry in chosen:
         for task in tasks:
-            _run_task(task, plan[task.name], index, name, image, options, run, scorer, bar, device=device)
+            _run_task(task, plan[task.name], entry, options=options, run=run, scorer=scorer, bar=bar, device=device)
     bar.close()
+    if not chosen:
+        run.notes.append(f"shard {options.shard[0]}/{options.shard[1]} holds no images ({len(images)} in the data)")
     run.notes += _notes(options, scorer)
     run.rows = sort_rows(run.rows, list(options.tasks))
     return run
@@ -411,14 +425,25 @@ def _check_channels(tasks: list, chosen: list) -> None:
         raise InputError("CT tasks need grey images; the data holds colour images")
 
 
-def _run_task(task: Task, methods: list, index: int, name: str, image, options: BenchOptions, run: BenchRun,
-              scorer: Scorer, bar: Progress, *, device) -> None:
-    """Simulate one task on one image, run and score every method, keep the figure's panels for the figure image."""
+def _run_task(task: Task, methods: list, entry: tuple, *, options: BenchOptions, run: BenchRun, scorer: Scorer,
+              bar: Progress, device) -> None:
+    """Simulate one task on one image (index, name, image), run and score every method, and keep the figure's
+    panels when it is the figure's image."""
+    index, name, image = entry
     operator, y, truth = simulate(task, image, index=index, seed=options.seed)
     outcomes = {}
     for method in methods:
-        outcome, seconds, megabytes = measure(method, y, operator, index, device=device)
-        metrics = scorer(outcome.x, truth)
+        if method.failed:
+            continue
+        try:
+            outcome, seconds, megabytes = measure(method, y, operator, index, device=device)
+        except Exception as error:  # noqa: BLE001 - an optional peer that fails is a note, not a lost benchmark
+            if method.kind != "peer":
+                raise
+            method.failed = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            run.notes.append(f"{method.name} failed on {task.name} (image {index}) and was dropped: {method.failed}")
+            continue
+        metrics = _score(outcome, truth, scorer, run, label=f"{method.name} on {task.name}, image {index}")
         run.rows.append({"image": name, "index": index, "task": task.name, "method": method.name,
                          "kind": method.kind, "default": method.default, **metrics, "seconds": round(seconds, 4),
                          "nfe": outcome.nfe, "peak_mb": round(megabytes, 1) if megabytes is not None else None})
@@ -428,6 +453,15 @@ def _run_task(task: Task, methods: list, index: int, name: str, image, options: 
         bar.update(1, task=task.name, method=method.name, psnr=metrics["psnr"] or float("nan"))
     if index == FIGURE_INDEX:
         run.figure_parts[task.name] = _figure_parts(task, operator, y, truth, outcomes, index)
+
+
+def _score(outcome: Outcome, truth, scorer: Scorer, run: BenchRun, *, label: str) -> dict:
+    """The outcome's metrics; all null (with a note) when it holds NaN or infinite values."""
+    if bool(torch.isfinite(outcome.x).all()):
+        return scorer(outcome.x, truth)
+    run.notes.append(f"{label} returned NaN or infinite values (diverged); its metrics are null")
+    outcome.x = torch.nan_to_num(outcome.x, nan=0.0, posinf=1.0, neginf=0.0).clamp(0, 1)
+    return {"psnr": None, "ssim": None, "lpips": None}
 
 
 def _figure_parts(task: Task, operator, y, truth, outcomes: dict, index: int) -> dict:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..imageio import InputError
+from ..reconstruct import METHODS
 from .common import Group, device_option
 
 
@@ -70,13 +71,14 @@ def denoise_command(prior, data, sigmas, limit, precision, json_path, device):
               help="Comma-separated tasks, e.g. inpaint-random,deblur-gauss,sr4 [default: every grey task; the CT "
                    "tasks for ct-test].")
 @click.option("--data", default="set12", show_default=True,
-              help="set12, bsd68, cbsd68, ct-test (from ../shared/data) or a folder of images.")
+              help="set12, bsd68, cbsd68, ct-test (from ../shared/data) or a folder of images (read as CT "
+                   "slices, 16-bit HU + 1024 PNGs at their own size, when every task is a CT task).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N images.")
 @click.option("--prior", default=None,
               help="A prior's name or NAME.pt path for every task [default: natural-gray / natural-color by the "
                    "images' channels, ct for CT tasks].")
-@click.option("--all-methods", is_flag=True, help="Run every guidance method (dc, dps, pc, langevin, mixing), not "
-                                                  "only each task's default.")
+@click.option("--all-methods", is_flag=True,
+              help=f"Run every guidance method ({', '.join(METHODS)}), not only each task's default.")
 @click.option("--peers", is_flag=True, help="Also run DeepInverse's DPS and DiffPIR with the same prior "
                                             "(needs pip install scoreinv[peers]).")
 @click.option("--peer-steps", type=click.IntRange(1), default=None,
@@ -90,7 +92,8 @@ def denoise_command(prior, data, sigmas, limit, precision, json_path, device):
               help="Measurement noise and samplers use SEED + the image's index.")
 @device_option
 @click.option("--steps", type=click.IntRange(1), default=None,
-              help="scoreinv's network evaluations per sample [default: each task's, 50].")
+              help="scoreinv's network evaluations per sample [default: each task family's, see "
+                   "scoreinv.defaults].")
 @click.option("--samples", type=click.IntRange(1), default=1, show_default=True,
               help="scoreinv's posterior samples per image (their mean is scored; NFE counts all of them).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -120,6 +123,8 @@ def tasks_command(task_names, data, limit, prior, all_methods, peers, peer_steps
     out = Path(out) / f"shard-{parts[0]}-of-{parts[1]}" if parts and not shard else Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: is a file, expected a folder")
+    if Path(data).is_dir() and out.resolve() == Path(data).resolve():
+        raise InputError(f"--out {out} is the --data folder; its figure.png would join the images, choose another")
     resolved = resolve_device(device)
     options = BenchOptions(tasks=names, data=data, limit=limit, prior=prior, all_methods=all_methods, peers=peers,
                            shard=parts or (0, 1), seed=seed, device=str(resolved), steps=steps, samples=samples,
@@ -180,3 +185,8 @@ def _report(record: dict, out: Path) -> None:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {out}/ (results.json, results.csv, summary.md"
                + (", figure.png" if (out / "figure.png").is_file() else "") + ")", err=True)
+
+
+from .bench_speed import speed_command  # noqa: E402 - its own file; registered in the group here
+
+bench_group.add_command(speed_command)
