@@ -23,6 +23,7 @@ from scoreinv.figures import GAP, LABEL_HEIGHT
 from scoreinv.imageio import InputError, read_image
 from scoreinv.metrics import psnr
 from scoreinv.tasks import get_task, simulate
+from cli_checks import ok, one_line_error
 
 GREY_TASKS = "inpaint-random,deblur-gauss,sr4"
 GREY_METHODS = {"inpaint-random": ["biharmonic", "scoreinv-dc"], "deblur-gauss": ["wiener", "tv", "scoreinv-dc"],
@@ -35,20 +36,6 @@ def invoke(*args, env=None):
     return CliRunner().invoke(main, [str(a) for a in args], env=env)
 
 
-def ok(result):
-    assert result.exit_code == 0, f"exit {result.exit_code}\n{result.output}\n{result.exception!r}"
-    return result
-
-
-def one_line_error(result, *fragments) -> str:
-    """A failure with exactly one ``Error: …`` line on stderr and no traceback."""
-    assert result.exit_code != 0, result.output
-    assert isinstance(result.exception, SystemExit), f"uncaught exception: {result.exception!r}"
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error:"), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def pictures(folder: Path, count: int = 3) -> Path:

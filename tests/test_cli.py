@@ -17,6 +17,14 @@ from click.testing import CliRunner
 import operators as ops
 from scoreinv.cli import main
 from scoreinv.paths import shared_dir
+from cli_checks import ok
+from cli_checks import one_line_error as _one_line_error
+
+
+def one_line_error(result, *fragments) -> str:
+    """A failure whose one ``Error:`` line may follow notes and warnings."""
+    return _one_line_error(result, *fragments, notes_allowed=True)
+
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["--steps", "4", "--quiet"]
@@ -35,23 +43,6 @@ def cli(tmp_path, monkeypatch):
     return run
 
 
-def ok(result):
-    """The result of a command that must succeed (shows its output otherwise)."""
-    assert result.exit_code == 0, f"exit {result.exit_code}\n{result.output}\n{result.exception!r}"
-    return result
-
-
-def one_line_error(result, *fragments) -> str:
-    """Check a failure: non-zero exit, exactly one ``Error: …`` line on stderr, no traceback; returns the line."""
-    assert result.exit_code != 0, result.output
-    assert isinstance(result.exception, SystemExit), f"uncaught exception: {result.exception!r}"
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error:")]
-    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
-    for fragment in fragments:
-        assert fragment in errors[0], errors[0]
-    return errors[0]
 
 
 def digest(path: Path) -> str:

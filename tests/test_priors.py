@@ -19,21 +19,12 @@ from scoreinv.denoiser import Denoiser
 from scoreinv.imageio import InputError
 from scoreinv.priors import export_prior, list_priors
 from scoreinv.train import CHECKPOINT, TrainConfig, train
+from cli_checks import one_line_error
 
 CARD_FIELDS = {"name", "file", "sha256", "bytes", "parameters", "net_config", "kind", "channels", "data", "crop",
                "batch", "world_size", "steps", "wall_clock_hours", "device", "sigma_min", "sigma_max", "data_mean",
                "sigma_data", "final_loss", "training_precision"}
 
-
-def one_line_error(result, *fragments) -> str:
-    """Check a failed command: non-zero exit, one ``Error: …`` line on stderr and no traceback; returns the line."""
-    assert result.exit_code != 0, result.output
-    assert isinstance(result.exception, SystemExit), f"uncaught exception: {result.exception!r}"
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def copy_prior(source: Path, folder: Path, name: str | None = None) -> Path:

@@ -22,6 +22,7 @@ from scoreinv.imageio import InputError
 from scoreinv.patches import refuse_test_set
 from scoreinv.paths import shared_dir
 from scoreinv.train import CHECKPOINT, TrainConfig, resumed_config, train
+from cli_checks import one_line_error
 
 # A U-Net of 79k parameters on 16 px crops: about 60 steps a second on one thread
 TINY = ["--base", "8", "--mults", "1,2", "--crop", "16", "--batch", "4", "--threads", "1", "--quiet"]
@@ -52,16 +53,6 @@ def load_checkpoint(path: Path) -> dict:
 def log_records(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
 
-
-def one_line_error(result, *fragments) -> str:
-    """Check a failed command: non-zero exit, one ``Error: …`` line on stderr and no traceback; returns the line."""
-    assert result.exit_code != 0, result.output
-    assert isinstance(result.exception, SystemExit), f"uncaught exception: {result.exception!r}"
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

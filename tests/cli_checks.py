@@ -1,0 +1,24 @@
+"""Checks shared by the command-line tests: a command succeeded, or failed with one clear line."""
+from __future__ import annotations
+
+
+def ok(result):
+    """The result of a command that must succeed (shows its output otherwise)."""
+    assert result.exit_code == 0, f"exit {result.exit_code}\n{result.output}\n{result.exception!r}"
+    return result
+
+
+def one_line_error(result, *fragments, notes_allowed: bool = False) -> str:
+    """Check a failure: non-zero exit, no traceback, exactly one ``Error: …`` line on stderr (the last one; with
+    ``notes_allowed``, ``note:`` / ``warning:`` lines may come before it); returns that line."""
+    assert result.exit_code != 0, result.output
+    assert isinstance(result.exception, SystemExit), f"uncaught exception: {result.exception!r}"
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
+    if not notes_allowed:
+        assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+    return errors[0]
