@@ -74,3 +74,17 @@ def as_sigma(sigma, x: torch.Tensor) -> torch.Tensor:
     if sigma.shape != (x.shape[0],):
         raise ValueError(f"sigma must be a float or a tensor of shape ({x.shape[0]},), got {tuple(sigma.shape)}")
     return sigma
+
+
+class CountingDenoiser(nn.Module):
+    """A denoiser that counts its calls (NFE) and ticks an optional progress bar (anything with ``update``)."""
+
+    def __init__(self, denoiser: nn.Module, bar=None):
+        super().__init__()
+        self.denoiser, self.bar, self.calls = denoiser, bar, 0
+
+    def forward(self, x: torch.Tensor, sigma) -> torch.Tensor:
+        self.calls += 1
+        if self.bar is not None:
+            self.bar.update(1, sigma=float(sigma))
+        return self.denoiser(x, sigma)

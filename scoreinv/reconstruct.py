@@ -8,6 +8,7 @@ import torch
 
 from . import guidance as guidance_lib
 from .defaults import Settings, default_settings, operator_family
+from .denoiser import CountingDenoiser
 from .imageio import InputError
 from .noise_levels import karras_sigmas
 from .progress import Progress
@@ -46,19 +47,6 @@ class Reconstruction:
     seconds: float
     settings: dict = field(default_factory=dict)
 
-
-class _Counting(torch.nn.Module):
-    """The prior, counting its calls (NFE) and ticking a progress bar."""
-
-    def __init__(self, denoiser, bar: Progress | None):
-        super().__init__()
-        self.denoiser, self.bar, self.calls = denoiser, bar, 0
-
-    def forward(self, x, sigma):
-        self.calls += 1
-        if self.bar is not None:
-            self.bar.update(1, sigma=float(sigma))
-        return self.denoiser(x, sigma)
 
 
 def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = None, steps: int | None = None,
@@ -146,7 +134,7 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
 
     # Sampling
     bar = Progress(settings.steps * n_samples, desc=method, enabled=progress)
-    counted = _Counting(denoiser, bar)
+    counted = CountingDenoiser(denoiser, bar)
     samples = []
     with torch.no_grad():
         warm = initial_estimate(operator, y, settings.warm_start, x_shape, prior_mean=denoiser.data_mean,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .denoiser import CountingDenoiser
 from .imageio import InputError
 from .noise_levels import geometric_sigmas, karras_sigmas, levels_for_dimension
 from .progress import Progress
@@ -33,18 +34,6 @@ class Samples:
     seconds: float
     settings: dict = field(default_factory=dict)
 
-
-class _Ticking(torch.nn.Module):
-    """The prior, counting its calls and ticking a progress bar."""
-
-    def __init__(self, denoiser, bar: Progress):
-        super().__init__()
-        self.denoiser, self.bar, self.calls = denoiser, bar, 0
-
-    def forward(self, x, sigma):
-        self.calls += 1
-        self.bar.update(1, sigma=float(sigma))
-        return self.denoiser(x, sigma)
 
 
 def noise_schedule(sampler: str, *, steps: int | None, dim: int, sigma_max: float, sigma_min: float) -> list[float]:
@@ -110,7 +99,7 @@ def sample_prior(denoiser, n: int, *, size: tuple[int, int] = (64, 64), sampler:
     denoiser = denoiser.to(device)
     generator = torch.Generator(device=device).manual_seed(seed)
     bar = Progress(per_sample * len(batches), desc=sampler, enabled=progress)
-    counted = _Ticking(denoiser, bar)
+    counted = CountingDenoiser(denoiser, bar)
     images = []
     with torch.no_grad():
         for count in batches:
