@@ -93,6 +93,33 @@ class DataConsistency(_Measured):
         return self.operator.prox_l2(estimate, self.y, self.posterior_variance(sigma) / self.sigma_y ** 2)
 
 
+class PlugAndPlay(DataConsistency):
+    """The data-consistency step of plug-and-play HQS (Zhang et al. 2021, DPIR), weighted by DPIR's rule.
+
+    x̂₀ = argmin_z ‖y − A z‖² / σ_y² + λ ‖z − D(x, σ)‖² / σ², i.e. :class:`DataConsistency` with r² = σ² / λ and
+    DPIR's λ = 0.23. A plug-and-play iterate is not x₀ + σ n: D(x, σ) then over-smooths by about what it takes for
+    noise of level σ, so its error is of order σ (not the smaller MMSE error r²(σ) of a fresh noisy image) and the
+    data are trusted more. With σ_y = 0 this is the projection, as in :class:`DataConsistency`.
+
+    Args:
+        operator: a linear operator with ``A``, ``A_dagger``, ``prox_l2``.
+        y: measurement, shaped like ``operator.A(x)``.
+        sigma_y: measurement noise standard deviation ([0, 1] image units).
+        sigma_data: unused (one constructor for all guidances).
+        x_shape: shape of the image (B, C, H, W).
+        lam: λ, the prior's weight relative to the measurement's (DPIR: 0.23).
+    """
+
+    def __init__(self, operator, y, *, sigma_y: float, sigma_data: float, x_shape, lam: float = 0.23):
+        super().__init__(operator, y, sigma_y=sigma_y, sigma_data=sigma_data, x_shape=x_shape)
+        if not lam > 0:
+            raise ValueError(f"lam must be > 0, got {lam}")
+        self.lam = float(lam)
+
+    def posterior_variance(self, sigma: float) -> float:
+        return sigma ** 2 / self.lam
+
+
 class DPS(_Measured):
     """Diffusion posterior sampling (Chung et al. 2023): a gradient step on ‖y − A D(x, σ)‖ through D.
 

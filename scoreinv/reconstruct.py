@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import guidance as guidance_lib
-from .defaults import Settings, default_settings, operator_family
+from .defaults import Settings, default_settings, operator_family, task_of
 from .denoiser import CountingDenoiser
 from .imageio import InputError
 from .noise_levels import karras_sigmas
@@ -21,7 +21,7 @@ METHODS = {
     "pc": (predictor_corrector, guidance_lib.LikelihoodScore, 2),
     "langevin": (annealed_langevin, guidance_lib.LikelihoodScore, 4),
     "mixing": (predictor_corrector, guidance_lib.Mixing, 2),
-    "pnp": (plug_and_play, guidance_lib.DataConsistency, 1),
+    "pnp": (plug_and_play, guidance_lib.PlugAndPlay, 1),
 }
 CONVENTION = ("images in [0, 1]; y = A x + n with n ~ N(0, sigma_y^2 I), sigma_y in [0, 1] image units "
               "(for CT: in the sinogram's units, image values x pixel lengths)")
@@ -81,7 +81,7 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
     started = time.monotonic()
     device = resolve_device(device)
     family = operator_family(operator)
-    defaults = default_settings(family)
+    defaults = default_settings(operator)
     method = method or defaults.method
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -149,6 +149,7 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
               "sigma_y": sigma_y, "n_samples": n_samples, "seed": seed, "device": str(device),
               "prior": getattr(denoiser, "name", type(denoiser).__name__),
               "prior_sha256": getattr(denoiser, "card", {}).get("sha256"), "task_family": family,
+              "defaults_row": task_of(operator),
               "nfe_per_sample": counted.calls // n_samples, "convention": CONVENTION}
     return Reconstruction(mean=samples.mean(0), std=samples.std(0) if n_samples > 1 else None, samples=samples,
                           nfe=counted.calls, seconds=time.monotonic() - started, settings=record)

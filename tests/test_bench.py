@@ -24,10 +24,19 @@ from scoreinv.imageio import InputError, read_image
 from scoreinv.metrics import psnr
 from scoreinv.tasks import get_task, simulate
 from cli_checks import ok, one_line_error
+from scoreinv.defaults import default_settings
+from scoreinv.tasks import TASKS
 
 GREY_TASKS = "inpaint-random,deblur-gauss,sr4"
-GREY_METHODS = {"inpaint-random": ["biharmonic", "scoreinv-dc"], "deblur-gauss": ["wiener", "tv", "scoreinv-dc"],
-                "sr4": ["bicubic", "scoreinv-dc"]}
+
+
+def default(task: str) -> str:
+    """The bench's name of scoreinv's default method for ``task`` (from the one table of defaults)."""
+    return "scoreinv-" + default_settings(TASKS[task].build((1, 1, 64, 64), 0, torch.Generator())).method
+
+
+GREY_METHODS = {"inpaint-random": ["biharmonic", default("inpaint-random")],
+                "deblur-gauss": ["wiener", "tv", default("deblur-gauss")], "sr4": ["bicubic", default("sr4")]}
 FAST = ["--steps", "4", "--device", "cpu", "--quiet"]
 
 
@@ -105,7 +114,7 @@ def test_grey_tasks_end_to_end(grey_run):
         assert 5 < row["psnr"] < 60 and 0 <= row["ssim"] <= 1 and row["seconds"] >= 0 and row["peak_mb"] >= 0
         assert (row["nfe"] > 0) == (row["kind"] == "scoreinv") and row["default"] == (row["kind"] == "scoreinv")
         assert row["lpips"] is None or row["lpips"] >= 0
-    assert record["method_settings"]["sr4"]["scoreinv-dc"]["steps"] == 4
+    assert record["method_settings"]["sr4"][default("sr4")]["steps"] == 4
     for task, baseline in (("inpaint-random", "biharmonic"), ("deblur-gauss", "wiener")):
         for index in range(3):
             image = read_image(data / f"pic{index}.png", channels=1)
@@ -124,7 +133,7 @@ def test_ct_task(tiny_priors, tmp_path):
     result = ok(invoke("bench", "tasks", "--tasks", "ct-sparse", "--data", data, "--prior", tiny_priors["ct"],
                        "--out", tmp_path / "out", *FAST))
     assert [(row[0], row[1]) for row in table_rows(result.stdout)] == [
-        ("ct-sparse", "fbp"), ("ct-sparse", "tv"), ("ct-sparse", "scoreinv-dc (default)")]
+        ("ct-sparse", "fbp"), ("ct-sparse", "tv"), ("ct-sparse", default("ct-sparse") + " (default)")]
     rows = rows_of(tmp_path / "out")
     assert len(rows) == 6 and {r["image"] for r in rows} == {"slice0", "slice1"}
     for index in range(2):
@@ -198,7 +207,7 @@ def test_missing_peers_and_lpips_are_notes(tiny_priors, tmp_path, monkeypatch):
     assert "note: peers skipped: deepinv not installed (pip install scoreinv[peers])" in result.stderr
     assert "LPIPS not computed" in result.stderr
     record = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert {r["method"] for r in record["rows"]} == {"biharmonic", "scoreinv-dc"}
+    assert {r["method"] for r in record["rows"]} == {"biharmonic", default("inpaint-random")}
     assert all(r["lpips"] is None and r["psnr"] is not None for r in record["rows"])
     assert any("deepinv not installed" in note for note in record["notes"])
     assert "deepinv not installed" in (tmp_path / "out" / "summary.md").read_text()
@@ -286,7 +295,7 @@ def test_a_failing_peer_is_dropped_with_a_note(tiny_priors, tmp_path, monkeypatc
     result = ok(invoke("bench", "tasks", "--tasks", "sr4", "--data", data, "--prior", tiny_priors["gray"], "--peers",
                        "--peer-steps", "2", "--out", tmp_path / "out", *FAST))
     record = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert [r["method"] for r in record["rows"] if r["index"] == 1] == ["bicubic", "scoreinv-dc", "deepinv-diffpir"]
+    assert [r["method"] for r in record["rows"] if r["index"] == 1] == ["bicubic", default("sr4"), "deepinv-diffpir"]
     assert record["notes"] == ["deepinv-dps failed on sr4 (image 0) and was dropped: incompatible deepinv"]
     assert "note: deepinv-dps failed" in result.stderr
 
@@ -307,7 +316,7 @@ def test_a_diverged_sampler_gives_null_metrics_and_a_note(tiny_priors, tmp_path,
     ok(invoke("bench", "tasks", "--tasks", "inpaint-box", "--data", data, "--prior", tiny_priors["gray"],
               "--out", tmp_path / "out", *FAST))
     record = json.loads((tmp_path / "out" / "results.json").read_text())
-    scored = next(r for r in record["rows"] if r["method"] == "scoreinv-dc")
+    scored = next(r for r in record["rows"] if r["method"] == default("inpaint-box"))
     assert scored["psnr"] is None and scored["nfe"] == 4
     assert next(r for r in record["rows"] if r["method"] == "biharmonic")["psnr"] > 10
     assert any("diverged" in note for note in record["notes"])

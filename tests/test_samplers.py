@@ -8,7 +8,7 @@ import torch
 
 import operators as ops
 from scoreinv.gaussian import GaussianDenoiser, smooth_covariance
-from scoreinv.guidance import DPS, DataConsistency, LikelihoodScore, Mixing
+from scoreinv.guidance import DPS, DataConsistency, LikelihoodScore, Mixing, PlugAndPlay
 from scoreinv.likelihood import log_likelihood
 from scoreinv.noise_levels import geometric_sigmas, karras_sigmas, levels_for_dimension
 from scoreinv.samplers import (ancestral, annealed_langevin, ncsnv2_step_size, plug_and_play, predictor_corrector,
@@ -225,7 +225,7 @@ def test_plug_and_play_converges_to_the_posterior_mean(case, sigma_y):
     truth = start(0.2, g, n=1)
     y = operator.A(truth) + sigma_y * torch.randn(operator.A(truth).shape, generator=g, dtype=torch.float64)
     post_mean, _ = prior.posterior(dense_matrix(operator), y, sigma_y)
-    guidance = DataConsistency(operator, y, sigma_y=sigma_y, sigma_data=prior.sigma_data, x_shape=(1, *SHAPE))
+    guidance = PlugAndPlay(operator, y, sigma_y=sigma_y, sigma_data=prior.sigma_data, x_shape=(1, *SHAPE))
     errors = []
     for n in (10, 100):
         x = plug_and_play(prior, torch.full((1, *SHAPE), 0.5, dtype=torch.float64),

@@ -302,7 +302,7 @@ def methods_for(task: Task, options: BenchOptions, denoiser, *, device) -> list:
     from ..reconstruct import METHODS
 
     methods = [Method(name, "baseline", _baseline_runner(fn, task.sigma_y)) for name, fn in baselines_for(task.family)]
-    default = default_settings(task.family).method
+    default = default_settings(task.build((1, 1, 64, 64), 0, torch.Generator().manual_seed(0))).method
     for name in (METHODS if options.all_methods else [default]):
         extra = None
         if name == default and options.samples < 2:

@@ -55,9 +55,9 @@ SIMULATE_ONLY = ("box", "missing")
               help="A shipped prior's name or a NAME.pt path [default: natural-gray / natural-color by channels, "
                    "ct for ct].")
 @click.option("--method", type=click.Choice(list(METHODS)), default=None,
-              help="Guidance method [default: the task family's, see scoreinv.defaults].")
+              help="Guidance method [default: the task's row in scoreinv.defaults (pnp)].")
 @click.option("--steps", type=click.IntRange(1), default=None,
-              help="Network evaluations per sample [default: the task family's, 50].")
+              help="Network evaluations per sample [default: the task's row in scoreinv.defaults, 10-30].")
 @click.option("--samples", type=click.IntRange(1), default=None,
               help=f"Posterior samples; the output is their mean, the std map their spread [default: 1, or "
                    f"{STD_SAMPLES} with --std-map or --figure].")
