@@ -180,6 +180,9 @@ def card_markdown(card: dict) -> str:
     denoise = card.get("denoising_psnr")
     if denoise:
         lines += ["", f"Denoising PSNR of one call D(y, σ) on {denoise['dataset']} (measured with "
-                      f"`{card.get('measured_with', '')}`):", "", "| σ | PSNR (dB) |", "| --- | --- |"]
-        lines += [f"| {sigma} | {psnr:.2f} |" for sigma, psnr in denoise["psnr"].items()]
+                      f"`{card.get('measured_with', '')}`), beside a Gaussian filter whose width is chosen on "
+                      "training images:", "", "| σ | PSNR (dB) | Gaussian filter PSNR (dB) |", "| --- | --- | --- |"]
+        baseline = denoise.get("gaussian_filter_psnr", {})
+        lines += [f"| {sigma} | {psnr:.2f} | {baseline[sigma]:.2f} |" if sigma in baseline else
+                  f"| {sigma} | {psnr:.2f} | |" for sigma, psnr in denoise["psnr"].items()]
     return "\n".join(lines) + "\n"

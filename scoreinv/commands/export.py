@@ -31,6 +31,7 @@ def export_command(run, name, out, data_description, measure):
     if measure:
         denoiser = load_prior(str(weights), device="cpu")
         dataset, sigmas = DENOISE_SETS[(denoiser.card["kind"], denoiser.card["channels"])]
-        report, command = measure_denoising(denoiser, str(weights), dataset=dataset, sigmas=sigmas)
+        report, command = measure_denoising(denoiser, name if out is None else str(weights), dataset=dataset,
+                                            sigmas=sigmas)
         update_card(weights, denoising_psnr=report, measured_with=command)
     click.echo(f"wrote {weights} and its model card")
