@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import guidance as guidance_lib
-from .defaults import Settings, default_settings, operator_family, task_of
+from .defaults import Settings, default_eta, default_settings, operator_family, task_of
 from .denoiser import CountingDenoiser
 from .imageio import InputError
 from .noise_levels import karras_sigmas
@@ -70,7 +70,9 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
         sigma_y: measurement noise ([0, 1] units); default ``operator.noise.sigma``.
         sigma_start: first noise level (default: the task table's, or the prior's σ_max without warm start).
         sigma_end: last noise level (default: the task table's).
-        eta: fresh-noise share of the ancestral methods in [0, 1] (default: the task table's).
+        eta: fresh-noise share of the ancestral and plug-and-play methods in [0, 1] (default: the task table's
+            for one sample; with n_samples > 1, plug-and-play re-noises fully (η = 1, DiffPIR with ζ = 1) so that
+            the samples, and so ``.std``, show the posterior's spread rather than the start's).
         warm_start: "baseline", "dagger", "fbp", "adjoint" or "none" (see :func:`initial_estimate`; default: the
             task table's).
         progress: draw a progress bar on stderr.
@@ -90,7 +92,7 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
     settings = Settings(method=method, steps=steps or defaults.steps,
                         sigma_start=sigma_start if sigma_start is not None else defaults.sigma_start,
                         sigma_end=sigma_end if sigma_end is not None else defaults.sigma_end,
-                        eta=eta if eta is not None else defaults.eta, warm_start=warm_start or defaults.warm_start)
+                        eta=eta if eta is not None else default_eta(method, defaults, n_samples), warm_start=warm_start or defaults.warm_start)
     if settings.steps < 1:
         raise InputError(f"steps must be at least 1, got {settings.steps}")
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import operators as ops
-from scoreinv.defaults import DEFAULTS, largest_hole_radius, task_of
+from scoreinv.defaults import DEFAULTS, default_eta, largest_hole_radius, task_of
 from scoreinv.reconstruct import METHODS
 from scoreinv.tasks import TASKS
 
@@ -41,3 +41,10 @@ def test_each_benchmark_task_maps_to_its_row(name):
 def test_an_unknown_operator_uses_the_other_row():
     composed = ops.Mask.random((1, 1, 32, 32), missing=0.5) @ ops.Blur(ops.gaussian_kernel(1.0, 5))
     assert task_of(composed) == "other"
+
+
+def test_eta_rule():
+    row = DEFAULTS["inpaint-random"]
+    assert row.method == "pnp" and default_eta("pnp", row, 1) == row.eta
+    assert default_eta("pnp", row, 4) == 1.0     # samples, not copies of a point estimate
+    assert default_eta("dc", row, 1) == 1.0      # DDPM's ancestral step for another method
