@@ -138,6 +138,7 @@ def export_prior(checkpoint: Path, name: str, *, out: Path | None = None, data_d
     out = Path(out) if out else pretrained_dir()
     if not Path(checkpoint).is_file():
         raise InputError(f"{checkpoint}: no training checkpoint here; run 'scoreinv train' first")
+    out.mkdir(parents=True, exist_ok=True)
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     config, stats, history = state["config"], state["stats"], state["history"]
     card = {
