@@ -1,6 +1,6 @@
 """Inpaint a scikit-image picture with 70 % of its pixels missing: a score prior against biharmonic inpainting.
 
-    python examples/inpaint_skimage.py                       # camera, 256 x 256, 50 network evaluations
+    python examples/inpaint_skimage.py                       # camera, 256 x 256, default settings
     python examples/inpaint_skimage.py --picture astronaut --prior natural-color --steps 100 --out results
 """
 from __future__ import annotations
@@ -25,7 +25,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--size", type=int, default=256, help="side in pixels the picture is resized to")
     parser.add_argument("--missing", type=float, default=0.7, help="fraction of pixels missing at random")
     parser.add_argument("--prior", default=None, help="prior name or NAME.pt [default: natural-gray/-color]")
-    parser.add_argument("--steps", type=int, default=50, help="network evaluations")
+    parser.add_argument("--steps", type=int, default=None, 
+                        help="network evaluations [default: the task's row of scoreinv.defaults]")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="cpu or cuda [default: cuda when available]")
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for inpaint_skimage.png")

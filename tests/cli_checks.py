@@ -22,3 +22,18 @@ def one_line_error(result, *fragments, notes_allowed: bool = False) -> str:
     for fragment in fragments:
         assert fragment in errors[0], errors[0]
     return errors[0]
+
+
+def make_reconstruct_diverge(monkeypatch) -> None:
+    """Patch ``scoreinv.reconstruct.reconstruct`` so that every result's mean holds a NaN (a diverged sampler)."""
+    import importlib
+
+    module = importlib.import_module("scoreinv.reconstruct")  # the attribute scoreinv.reconstruct is the function
+    real = module.reconstruct
+
+    def diverging(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.mean[..., 0, 0] = float("nan")
+        return result
+
+    monkeypatch.setattr(module, "reconstruct", diverging)

@@ -23,7 +23,7 @@ from scoreinv.figures import GAP, LABEL_HEIGHT
 from scoreinv.imageio import InputError, read_image
 from scoreinv.metrics import psnr
 from scoreinv.tasks import get_task, simulate
-from cli_checks import ok, one_line_error
+from cli_checks import make_reconstruct_diverge, ok, one_line_error
 from scoreinv.defaults import default_settings
 from scoreinv.tasks import TASKS
 
@@ -301,17 +301,7 @@ def test_a_failing_peer_is_dropped_with_a_note(tiny_priors, tmp_path, monkeypatc
 
 
 def test_a_diverged_sampler_gives_null_metrics_and_a_note(tiny_priors, tmp_path, monkeypatch):
-    import importlib
-
-    module = importlib.import_module("scoreinv.reconstruct")
-    real = module.reconstruct
-
-    def diverging(*args, **kwargs):
-        result = real(*args, **kwargs)
-        result.mean[..., 0, 0] = float("nan")
-        return result
-
-    monkeypatch.setattr(module, "reconstruct", diverging)
+    make_reconstruct_diverge(monkeypatch)
     data = pictures(tmp_path / "data", 1)
     ok(invoke("bench", "tasks", "--tasks", "inpaint-box", "--data", data, "--prior", tiny_priors["gray"],
               "--out", tmp_path / "out", *FAST))

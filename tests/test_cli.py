@@ -17,7 +17,7 @@ from click.testing import CliRunner
 import operators as ops
 from scoreinv.cli import main
 from scoreinv.paths import shared_dir
-from cli_checks import ok
+from cli_checks import make_reconstruct_diverge, ok
 from cli_checks import one_line_error as _one_line_error
 
 
@@ -397,17 +397,7 @@ def test_lpips_unavailable_is_reported_as_null(cli, tiny_prior, write_picture, t
 
 
 def test_diverged_sampler_writes_nothing(cli, tiny_prior, write_picture, tmp_path, monkeypatch):
-    import importlib
-
-    module = importlib.import_module("scoreinv.reconstruct")  # the attribute scoreinv.reconstruct is the function
-    real = module.reconstruct
-
-    def diverging(*args, **kwargs):
-        result = real(*args, **kwargs)
-        result.mean[..., 0, 0] = float("nan")
-        return result
-
-    monkeypatch.setattr(module, "reconstruct", diverging)
+    make_reconstruct_diverge(monkeypatch)
     one_line_error(cli("solve", "--task", "inpaint", "--simulate", write_picture("clean.png"), "--prior", tiny_prior,
                        "--figure", "fig.png", *FAST), "NaN", "nothing was written")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clean.png"]
