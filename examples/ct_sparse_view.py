@@ -26,7 +26,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--views", type=int, default=30, help="projections evenly over 180 degrees")
     parser.add_argument("--noise", type=float, default=0.1, help="sigma_y in sinogram units (pixel lengths)")
     parser.add_argument("--prior", default="ct", help="prior name or NAME.pt")
-    parser.add_argument("--steps", type=int, default=None, 
+    parser.add_argument("--steps", type=int, default=None,
                         help="network evaluations [default: the task's row of scoreinv.defaults]")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="cpu or cuda [default: cuda when available]")

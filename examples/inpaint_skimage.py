@@ -25,7 +25,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--size", type=int, default=256, help="side in pixels the picture is resized to")
     parser.add_argument("--missing", type=float, default=0.7, help="fraction of pixels missing at random")
     parser.add_argument("--prior", default=None, help="prior name or NAME.pt [default: natural-gray/-color]")
-    parser.add_argument("--steps", type=int, default=None, 
+    parser.add_argument("--steps", type=int, default=None,
                         help="network evaluations [default: the task's row of scoreinv.defaults]")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="cpu or cuda [default: cuda when available]")

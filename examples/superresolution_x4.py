@@ -25,7 +25,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--size", type=int, default=256, help="high-resolution side in pixels (a multiple of 4)")
     parser.add_argument("--noise", type=float, default=0.01, help="sigma_y in [0, 1] image units")
     parser.add_argument("--prior", default=None, help="prior name or NAME.pt [default: natural-gray/-color]")
-    parser.add_argument("--steps", type=int, default=None, 
+    parser.add_argument("--steps", type=int, default=None,
                         help="network evaluations [default: the task's row of scoreinv.defaults]")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="cpu or cuda [default: cuda when available]")
