@@ -39,7 +39,7 @@ DEFAULTS = {
                                warm_start="baseline"),
     # Large holes need the prior to invent structure: start from a higher noise level
     "inpaint-box": Settings(method="pnp", steps=20, sigma_start=0.5, sigma_end=0.005, eta=0.0, warm_start="baseline"),
-    "deblur": Settings(method="pnp", steps=10, sigma_start=0.2, sigma_end=0.01, eta=0.0, warm_start="baseline"),
+    "deblur": Settings(method="pnp", steps=20, sigma_start=0.05, sigma_end=0.003, eta=0.0, warm_start="baseline"),
     "sr": Settings(method="pnp", steps=10, sigma_start=0.1, sigma_end=0.01, eta=0.0, warm_start="baseline"),
     "ct-sparse": Settings(method="pnp", steps=20, sigma_start=0.1, sigma_end=0.005, eta=0.0, warm_start="baseline"),
     "ct-limited": Settings(method="pnp", steps=20, sigma_start=0.3, sigma_end=0.005, eta=0.0, warm_start="baseline"),
