@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -14,9 +13,9 @@ import torch.nn.functional as F
 import operators as ops
 from scoreinv import reconstruct
 from scoreinv.datasets import load_images
-from scoreinv.figures import side_by_side
-from scoreinv.imageio import write_image
 from scoreinv.metrics import psnr
+
+from _shared import add_solver_options, report
 
 
 def main(argv=None) -> dict:
@@ -25,12 +24,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--size", type=int, default=256, help="image side in pixels (divides 256)")
     parser.add_argument("--views", type=int, default=30, help="projections evenly over 180 degrees")
     parser.add_argument("--noise", type=float, default=0.1, help="sigma_y in sinogram units (pixel lengths)")
-    parser.add_argument("--prior", default="ct", help="prior name or NAME.pt")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="network evaluations [default: the task's row of scoreinv.defaults]")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default=None, help="cpu or cuda [default: cuda when available]")
-    parser.add_argument("--out", type=Path, default=Path("."), help="folder for ct_sparse_view.png")
+    add_solver_options(parser, "ct_sparse_view.png", prior="ct")
     args = parser.parse_args(argv)
 
     # A slice in [0, 1] attenuation units ((HU + 1000) / 3000) at the working size, reduced to --size
@@ -46,14 +40,10 @@ def main(argv=None) -> dict:
     result = reconstruct(y, ct, prior=args.prior, steps=args.steps, seed=args.seed, device=args.device)
 
     scores = {"FBP": float(psnr(classical[0], truth[0])), "score prior": float(psnr(result.mean[0].cpu(), truth[0]))}
-    print(f"{name} {truth.shape[-2]}x{truth.shape[-1]}, {args.views} views, sigma_y {args.noise}:  "
-          + ",  ".join(f"{key} {value:.2f} dB" for key, value in scores.items())
-          + f"  ({result.nfe} network evaluations, {result.seconds:.1f} s)")
-    figure = args.out / "ct_sparse_view.png"
-    write_image(figure, side_by_side([classical[0], result.mean[0].cpu(), truth[0]],
-                                     labels=["FBP", "score prior", "truth"]))
-    print(f"wrote {figure}")
-    return scores
+    title = f"{name} {truth.shape[-2]}x{truth.shape[-1]}, {args.views} views, sigma_y {args.noise}"
+    return report(title, scores, result, args.out / "ct_sparse_view.png",
+                  [classical[0], result.mean[0].cpu(), truth[0]],
+                  ["FBP", "score prior", "truth"])
 
 
 if __name__ == "__main__":

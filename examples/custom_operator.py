@@ -7,16 +7,15 @@ compressed sensing y = P x + n with a Gaussian P), checked with ``operators.chec
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 
 import operators as ops
 from scoreinv import reconstruct
-from scoreinv.figures import side_by_side
-from scoreinv.imageio import write_image
 from scoreinv.metrics import psnr
 from scoreinv.solve_inputs import read_picture, resize
+
+from _shared import add_solver_options, report
 
 
 class RandomProjection(ops.LinearOperator):
@@ -54,21 +53,16 @@ def main(argv=None) -> dict:
     parser.add_argument("--size", type=int, default=64, help="side in pixels the picture is resized to")
     parser.add_argument("--ratio", type=float, default=0.25, help="measurements per pixel, in (0, 1]")
     parser.add_argument("--noise", type=float, default=0.01, help="sigma_y in [0, 1] image units")
-    parser.add_argument("--prior", default=None, help="prior name or NAME.pt [default: natural-gray/-color]")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="network evaluations [default: the task's row of scoreinv.defaults]")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default=None, help="cpu or cuda [default: cuda when available]")
-    parser.add_argument("--out", type=Path, default=Path("."), help="folder for custom_operator.png")
+    add_solver_options(parser, "custom_operator.png")
     args = parser.parse_args(argv)
 
     truth = resize(read_picture(f"skimage:{args.picture}"), (args.size, args.size))[None]
     operator = RandomProjection(truth.shape[-2:], args.ratio, seed=args.seed, noise=ops.GaussianNoise(args.noise))
 
     # The invariant kit: adjoint, linearity, A A⁺ A = A (A⁺ by conjugate gradients), prox, norm, batch, dtypes
-    report = ops.check(operator, (2, *truth.shape[1:]))
-    print(report)
-    report.raise_if_failed()
+    checked = ops.check(operator, (2, *truth.shape[1:]))
+    print(checked)
+    checked.raise_if_failed()
 
     y = operator.measure(truth, generator=torch.Generator().manual_seed(args.seed))
     least_norm = operator.A_dagger(y.double()).float().clamp(0, 1)  # minimum-norm least squares, for comparison
@@ -76,14 +70,10 @@ def main(argv=None) -> dict:
 
     scores = {"minimum norm": float(psnr(least_norm[0], truth[0])),
               "score prior": float(psnr(result.mean[0].cpu(), truth[0]))}
-    print(f"{args.picture} {args.size}x{args.size}, {args.ratio:.0%} random projections, sigma_y {args.noise}:  "
-          + ",  ".join(f"{name} {value:.2f} dB" for name, value in scores.items())
-          + f"  ({result.nfe} network evaluations, {result.seconds:.1f} s)")
-    figure = args.out / "custom_operator.png"
-    write_image(figure, side_by_side([least_norm[0], result.mean[0].cpu(), truth[0]],
-                                     labels=["minimum norm", "score prior", "truth"]))
-    print(f"wrote {figure}")
-    return scores
+    title = f"{args.picture} {args.size}x{args.size}, {args.ratio:.0%} random projections, sigma_y {args.noise}"
+    return report(title, scores, result, args.out / "custom_operator.png",
+                  [least_norm[0], result.mean[0].cpu(), truth[0]],
+                  ["minimum norm", "score prior", "truth"])
 
 
 if __name__ == "__main__":

@@ -6,17 +6,16 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 
 import operators as ops
 from scoreinv import reconstruct
 from scoreinv.baselines.deconvolution import wiener_baseline
-from scoreinv.figures import side_by_side
-from scoreinv.imageio import write_image
 from scoreinv.metrics import psnr
 from scoreinv.solve_inputs import read_picture, resize
+
+from _shared import add_solver_options, report
 
 
 def main(argv=None) -> dict:
@@ -25,12 +24,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--size", type=int, default=256, help="side in pixels the picture is resized to")
     parser.add_argument("--kernel", type=int, default=1, choices=range(1, 9), help="Levin kernel number")
     parser.add_argument("--noise", type=float, default=0.01, help="sigma_y in [0, 1] image units")
-    parser.add_argument("--prior", default=None, help="prior name or NAME.pt [default: natural-gray/-color]")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="network evaluations [default: the task's row of scoreinv.defaults]")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default=None, help="cpu or cuda [default: cuda when available]")
-    parser.add_argument("--out", type=Path, default=Path("."), help="folder for deblur_levin.png")
+    add_solver_options(parser, "deblur_levin.png")
     args = parser.parse_args(argv)
 
     # The measurement: y = k * x + n, circular boundary (kernels from the shared data folder)
@@ -43,14 +37,10 @@ def main(argv=None) -> dict:
 
     scores = {"blurred": float(psnr(y[0].clamp(0, 1), truth[0])), "Wiener": float(psnr(classical[0], truth[0])),
               "score prior": float(psnr(result.mean[0].cpu(), truth[0]))}
-    print(f"{args.picture} {args.size}x{args.size}, Levin kernel {args.kernel}, sigma_y {args.noise}:  "
-          + ",  ".join(f"{name} {value:.2f} dB" for name, value in scores.items())
-          + f"  ({result.nfe} network evaluations, {result.seconds:.1f} s)")
-    figure = args.out / "deblur_levin.png"
-    write_image(figure, side_by_side([y[0].clamp(0, 1), classical[0], result.mean[0].cpu(), truth[0]],
-                                     labels=["blurred", "Wiener", "score prior", "truth"]))
-    print(f"wrote {figure}")
-    return scores
+    title = f"{args.picture} {args.size}x{args.size}, Levin kernel {args.kernel}, sigma_y {args.noise}"
+    return report(title, scores, result, args.out / "deblur_levin.png",
+                  [y[0].clamp(0, 1), classical[0], result.mean[0].cpu(), truth[0]],
+                  ["blurred", "Wiener", "score prior", "truth"])
 
 
 if __name__ == "__main__":

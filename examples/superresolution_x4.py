@@ -6,17 +6,17 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 
 import operators as ops
 from scoreinv import reconstruct
 from scoreinv.baselines.upsampling import bicubic
-from scoreinv.figures import side_by_side, upsample_nearest
-from scoreinv.imageio import write_image
+from scoreinv.figures import upsample_nearest
 from scoreinv.metrics import psnr
 from scoreinv.solve_inputs import read_picture, resize
+
+from _shared import add_solver_options, report
 
 
 def main(argv=None) -> dict:
@@ -24,12 +24,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--picture", default="astronaut", help="scikit-image picture (astronaut, camera, ...)")
     parser.add_argument("--size", type=int, default=256, help="high-resolution side in pixels (a multiple of 4)")
     parser.add_argument("--noise", type=float, default=0.01, help="sigma_y in [0, 1] image units")
-    parser.add_argument("--prior", default=None, help="prior name or NAME.pt [default: natural-gray/-color]")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="network evaluations [default: the task's row of scoreinv.defaults]")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default=None, help="cpu or cuda [default: cuda when available]")
-    parser.add_argument("--out", type=Path, default=Path("."), help="folder for superresolution_x4.png")
+    add_solver_options(parser, "superresolution_x4.png")
     args = parser.parse_args(argv)
     if args.size % 4:
         parser.error("--size must be a multiple of 4")
@@ -44,15 +39,11 @@ def main(argv=None) -> dict:
 
     scores = {"bicubic": float(psnr(classical[0], truth[0])),
               "score prior": float(psnr(result.mean[0].cpu(), truth[0]))}
-    print(f"{args.picture} x4 to {args.size}x{args.size}, sigma_y {args.noise}:  "
-          + ",  ".join(f"{name} {value:.2f} dB" for name, value in scores.items())
-          + f"  ({result.nfe} network evaluations, {result.seconds:.1f} s)")
-    figure = args.out / "superresolution_x4.png"
     low = upsample_nearest(y[0].clamp(0, 1), tuple(truth.shape[-2:]))
-    write_image(figure, side_by_side([low, classical[0], result.mean[0].cpu(), truth[0]],
-                                     labels=["low resolution", "bicubic", "score prior", "truth"]))
-    print(f"wrote {figure}")
-    return scores
+    title = f"{args.picture} x4 to {args.size}x{args.size}, sigma_y {args.noise}"
+    return report(title, scores, result, args.out / "superresolution_x4.png",
+                  [low, classical[0], result.mean[0].cpu(), truth[0]],
+                  ["low resolution", "bicubic", "score prior", "truth"])
 
 
 if __name__ == "__main__":
