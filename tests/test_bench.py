@@ -16,6 +16,7 @@ import torch
 from click.testing import CliRunner
 
 from conftest import smooth_picture
+from scoreinv.bench.peers import DPS_WEIGHT
 from scoreinv.bench.report import merge_records
 from scoreinv.bench.tasks import parse_shard, shard_from_env, shard_indices
 from scoreinv.cli import main
@@ -240,8 +241,11 @@ def fake_deepinv() -> types.ModuleType:
             self.A, self.A_adjoint, self.noise_model = A, A_adjoint, noise_model
 
     class DPS:
-        def __init__(self, denoiser, num_steps=1000, device="cpu", rng=None, **kwargs):
+        weights = []  # every weight it was built with
+
+        def __init__(self, denoiser, num_steps=1000, device="cpu", rng=None, weight=1.0, **kwargs):
             self.denoiser, self.num_steps = denoiser, num_steps
+            DPS.weights.append(weight)
 
         def __call__(self, y, physics, x_init=None, seed=None):
             x = physics.A_dagger(y)
@@ -268,7 +272,8 @@ def fake_deepinv() -> types.ModuleType:
 
 
 def test_peers_run_through_the_deepinv_interface(tiny_priors, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "deepinv", fake_deepinv())
+    dinv = fake_deepinv()
+    monkeypatch.setitem(sys.modules, "deepinv", dinv)
     data = pictures(tmp_path / "data", 1)
     ok(invoke("bench", "tasks", "--tasks", "inpaint-random", "--data", data, "--prior", tiny_priors["gray"],
               "--peers", "--peer-steps", "3", "--out", tmp_path / "out", *FAST))
@@ -276,7 +281,10 @@ def test_peers_run_through_the_deepinv_interface(tiny_priors, tmp_path, monkeypa
     peers = {r["method"]: r for r in record["rows"] if r["kind"] == "peer"}
     assert sorted(peers) == ["deepinv-diffpir", "deepinv-dps"] and all(r["nfe"] == 3 for r in peers.values())
     assert record["deepinv"] == "0-test" and record["notes"] == []
-    assert record["method_settings"]["inpaint-random"]["deepinv-dps"]["steps"] == 3
+    dps_settings = record["method_settings"]["inpaint-random"]["deepinv-dps"]
+    assert dps_settings["steps"] == 3
+    # the tuned weight of the task's family reaches DeepInverse's DPS and is recorded
+    assert dinv.sampling.DPS.weights == [DPS_WEIGHT["inpaint"]] == [dps_settings["weight"]]
 
 
 def test_a_failing_peer_is_dropped_with_a_note(tiny_priors, tmp_path, monkeypatch):
@@ -320,3 +328,20 @@ def test_shard_helpers():
     assert shard_from_env({"RANK": "0", "WORLD_SIZE": "1"}) is None and shard_from_env({}) is None
     with pytest.raises(InputError):
         shard_from_env({"RANK": "3", "WORLD_SIZE": "3"})
+
+
+def test_dps_weight_sweep_prints_one_row_a_run(tiny_priors, monkeypatch, capsys):
+    from scoreinv.bench import tune_dps
+    from scoreinv.paths import shared_dir
+
+    if shared_dir() is None or not (shared_dir() / "data" / tune_dps.TRAIN_IMAGE).exists():
+        pytest.skip("needs ../shared/data/bsds500/train (the training image the sweep tunes on)")
+    dinv = fake_deepinv()
+    monkeypatch.setitem(sys.modules, "deepinv", dinv)
+    tune_dps.main(["--tasks", "sr4,inpaint-random", "--weights", "10,20", "--size", "16", "--steps", "2",
+                   "--prior", str(tiny_priors["gray"])])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["task"], r["weight"]) for r in rows] == [("sr4", 10), ("sr4", 20), ("inpaint-random", 10),
+                                                        ("inpaint-random", 20)]
+    assert all(r["nfe"] == 2 and r["steps"] == 2 and np.isfinite(r["psnr"]) for r in rows)
+    assert dinv.sampling.DPS.weights == [10, 20, 10, 20]

@@ -16,6 +16,9 @@ import torch
 SKIP_NOTE = "peers skipped: deepinv not installed (pip install scoreinv[peers])"
 # name → the NFE at which the method is usually run (DPS: 1000 DDPM steps as in Chung et al.; DiffPIR: 100)
 USUAL_NFE = {"dps": 1000, "diffpir": 100}
+# task family → DPS guidance weight λ on ‖A D(x) − y‖, chosen with ``python -m scoreinv.bench.tune_dps`` on a
+# BSDS500 training crop (see that module); DeepInverse's default λ = 1 barely follows the data with our prior
+DPS_WEIGHT = {"inpaint": 1000.0, "deblur": 300.0, "sr": 300.0}
 DIFFPIR_MIN_SIGMA = 1e-3  # DiffPIR's ρ_t ∝ σ_y² vanishes for noiseless data; its authors floor σ_y at 1e-3 too
 
 
@@ -37,20 +40,30 @@ def deepinv_version() -> str | None:
     return getattr(deepinv, "__version__", "unknown")
 
 
-def peer_settings(name: str, *, steps: int | None = None) -> dict:
-    """What a peer ran: the DeepInverse class and version, its iterations, and that its own defaults were kept.
+def dps_weight(family: str) -> float | None:
+    """DPS's tuned guidance weight for a task family (None: DeepInverse's default)."""
+    return DPS_WEIGHT.get(family)
+
+
+def peer_settings(name: str, *, steps: int | None = None, weight: float | None = None) -> dict:
+    """What a peer ran: the DeepInverse class and version, its iterations, its DPS weight, and that its other
+    parameters are DeepInverse's defaults.
 
     Args:
         name: "dps" or "diffpir".
         steps: the iterations asked for (None: :data:`USUAL_NFE`).
+        weight: DPS's guidance weight (None: DeepInverse's default).
     """
-    return {"sampler": {"dps": "deepinv.sampling.DPS", "diffpir": "deepinv.sampling.DiffPIR"}[name],
-            "steps": steps or USUAL_NFE[name], "deepinv": deepinv_version(),
-            "other_parameters": "DeepInverse's defaults" + (" (sigma_y floored at 1e-3)" if name == "diffpir" else "")}
+    settings = {"sampler": {"dps": "deepinv.sampling.DPS", "diffpir": "deepinv.sampling.DiffPIR"}[name],
+                "steps": steps or USUAL_NFE[name], "deepinv": deepinv_version(),
+                "other_parameters": "DeepInverse's defaults" + (" (sigma_y floored at 1e-3)" if name == "diffpir" else "")}
+    if name == "dps":
+        settings["weight"] = weight if weight is not None else "DeepInverse's default"
+    return settings
 
 
 def run_peer(name: str, y: torch.Tensor, operator, denoiser, *, sigma_y: float, steps: int | None = None,
-             seed: int = 0, device=None) -> tuple[torch.Tensor, int]:
+             weight: float | None = None, seed: int = 0, device=None) -> tuple[torch.Tensor, int]:
     """Reconstruct with a DeepInverse sampler and our prior; returns ((1, C, H, W) in [0, 1] on the CPU, NFE).
 
     Args:
@@ -60,6 +73,7 @@ def run_peer(name: str, y: torch.Tensor, operator, denoiser, *, sigma_y: float, 
         denoiser: our prior, a :class:`~scoreinv.denoiser.Denoiser`.
         sigma_y: measurement noise std in y's units.
         steps: sampler iterations (default: :data:`USUAL_NFE`).
+        weight: DPS's guidance weight λ on ‖A D(x) − y‖ (None: DeepInverse's default, 1); ignored by DiffPIR.
         seed: seeds the sampler's random numbers.
         device: torch device to run on.
     """
@@ -75,7 +89,7 @@ def run_peer(name: str, y: torch.Tensor, operator, denoiser, *, sigma_y: float, 
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)  # for code paths that draw from the global generator
         if name == "dps":
-            x = _dps(dinv, prior, physics, y, steps=steps, seed=seed, device=device, x_shape=x_shape)
+            x = _dps(dinv, prior, physics, y, steps=steps, seed=seed, device=device, x_shape=x_shape, weight=weight)
         elif name == "diffpir":
             x = _diffpir(dinv, prior, physics, y, steps=steps, seed=seed, device=device, sigma_y=sigma_y)
         else:
@@ -120,12 +134,15 @@ def linear_physics(dinv, operator, *, sigma_y: float, x_shape: tuple, device):
                       img_size=x_shape[1:], noise_model=noise, device=device)
 
 
-def _dps(dinv, prior, physics, y, *, steps: int, seed: int, device, x_shape: tuple) -> torch.Tensor:
-    """DeepInverse's DPS with its default weight and schedule, ``steps`` solver steps."""
+def _dps(dinv, prior, physics, y, *, steps: int, seed: int, device, x_shape: tuple,
+         weight: float | None = None) -> torch.Tensor:
+    """DeepInverse's DPS with its default schedule, ``steps`` solver steps and guidance ``weight``."""
     parameters = inspect.signature(dinv.sampling.DPS).parameters
     if "denoiser" in parameters:  # deepinv ≥ 0.3: a posterior SDE sampler
         generator = torch.Generator(device=device).manual_seed(seed)
-        sampler = _construct(dinv.sampling.DPS, denoiser=prior, num_steps=steps, device=device, rng=generator)
+        options = {} if weight is None else {"weight": float(weight)}
+        sampler = _construct(dinv.sampling.DPS, denoiser=prior, num_steps=steps, device=device, rng=generator,
+                             **options)
         return sampler(y, physics, x_init=x_shape, seed=seed)
     sampler = _construct(dinv.sampling.DPS, model=prior, data_fidelity=dinv.optim.data_fidelity.L2(),
                          max_iter=steps, device=device)

@@ -336,12 +336,14 @@ def _scoreinv_runner(method: str, denoiser, options: BenchOptions, device, *, sa
 
 
 def _peer_runner(name: str, denoiser, task: Task, options: BenchOptions, device):
-    from .peers import peer_settings, run_peer
+    from .peers import dps_weight, peer_settings, run_peer
+
+    weight = dps_weight(task.family) if name == "dps" else None
 
     def run(y, operator, index):
-        x, nfe = run_peer(name, y, operator, denoiser, sigma_y=task.sigma_y, steps=options.peer_steps,
+        x, nfe = run_peer(name, y, operator, denoiser, sigma_y=task.sigma_y, steps=options.peer_steps, weight=weight,
                           seed=options.seed + index, device=device)
-        return Outcome(x, nfe, settings=peer_settings(name, steps=options.peer_steps))
+        return Outcome(x, nfe, settings=peer_settings(name, steps=options.peer_steps, weight=weight))
     return run
 
 
