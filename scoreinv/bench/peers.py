@@ -40,11 +40,6 @@ def deepinv_version() -> str | None:
     return getattr(deepinv, "__version__", "unknown")
 
 
-def dps_weight(family: str) -> float | None:
-    """DPS's tuned guidance weight for a task family (None: DeepInverse's default)."""
-    return DPS_WEIGHT.get(family)
-
-
 def peer_settings(name: str, *, steps: int | None = None, weight: float | None = None) -> dict:
     """What a peer ran: the DeepInverse class and version, its iterations, its DPS weight, and that its other
     parameters are DeepInverse's defaults.

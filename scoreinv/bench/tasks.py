@@ -336,9 +336,9 @@ def _scoreinv_runner(method: str, denoiser, options: BenchOptions, device, *, sa
 
 
 def _peer_runner(name: str, denoiser, task: Task, options: BenchOptions, device):
-    from .peers import dps_weight, peer_settings, run_peer
+    from .peers import DPS_WEIGHT, peer_settings, run_peer
 
-    weight = dps_weight(task.family) if name == "dps" else None
+    weight = DPS_WEIGHT.get(task.family) if name == "dps" else None
 
     def run(y, operator, index):
         x, nfe = run_peer(name, y, operator, denoiser, sigma_y=task.sigma_y, steps=options.peer_steps, weight=weight,
