@@ -131,7 +131,8 @@ def linear_physics(dinv, operator, *, sigma_y: float, x_shape: tuple, device):
 
 def _dps(dinv, prior, physics, y, *, steps: int, seed: int, device, x_shape: tuple,
          weight: float | None = None) -> torch.Tensor:
-    """DeepInverse's DPS with its default schedule, ``steps`` solver steps and guidance ``weight``."""
+    """DeepInverse's DPS with its default schedule, ``steps`` solver steps and guidance ``weight`` (DeepInverse
+    < 0.3 has no weight parameter: there its own step rule runs and ``weight`` is not used)."""
     parameters = inspect.signature(dinv.sampling.DPS).parameters
     if "denoiser" in parameters:  # deepinv ≥ 0.3: a posterior SDE sampler
         generator = torch.Generator(device=device).manual_seed(seed)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 
 import torch
 
 from ..imageio import read_image
+from ..metrics import psnr
 from ..paths import require_shared
 from ..priors import load_prior
 from ..tasks import get_task, simulate
@@ -53,8 +53,7 @@ def sweep(task_names: list, weights: list, *, size: int = 128, steps: int = 1000
             start = time.perf_counter()
             x, nfe = run_peer("dps", y, operator, denoiser, sigma_y=task.sigma_y, steps=steps, weight=weight,
                               seed=seed)
-            mse = float(((x - truth) ** 2).mean())
-            yield {"task": name, "weight": weight, "steps": steps, "psnr": round(-10 * math.log10(mse), 2),
+            yield {"task": name, "weight": weight, "steps": steps, "psnr": round(float(psnr(x, truth)), 2),
                    "nfe": nfe, "seconds": round(time.perf_counter() - start, 1)}
 
 
