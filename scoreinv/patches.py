@@ -9,6 +9,7 @@ from .ct_units import read_ct_png
 from .imageio import InputError, list_images, read_image
 
 TEST_SET_NAMES = {"set12", "bsd68", "cbsd68", "test"}  # ct/test is called "test" under ct/
+AUGMENTATION = "random flips and 90° rotations"  # what random_patches does, recorded on every prior's card
 
 
 def load_training_images(folders, *, channels: int, kind: str = "natural", crop: int) -> list[torch.Tensor]:

@@ -16,6 +16,7 @@ import torch
 from .denoiser import Denoiser
 from .imageio import InputError, atomic_path
 from .network import UNet
+from .patches import AUGMENTATION
 from .paths import pretrained_dir
 from .devices import resolve_device
 
@@ -92,7 +93,8 @@ def load_prior(name: str = "natural-gray", *, device=None, precision: str | None
     net.requires_grad_(False).eval()
     precision = precision or ("bf16" if device.type == "cpu" else "fp16")
     denoiser = Denoiser(net, data_mean=stats["data_mean"], sigma_data=stats["sigma_data"],
-                        sigma_min=stats["sigma_min"], sigma_max=stats["sigma_max"], precision=precision)
+                        sigma_min=stats["sigma_min"], sigma_max=stats["sigma_max"], precision=precision,
+                        dihedral=card.get("augmentation") == AUGMENTATION)
     denoiser.card = card
     denoiser.name = card["name"]
     return denoiser.to(device).eval()
@@ -147,7 +149,7 @@ def export_prior(checkpoint: Path, name: str, *, out: Path | None = None, data_d
         "steps": state["step"], "wall_clock_hours": round(state["elapsed_seconds"] / 3600, 2),
         "device": state["device"], "training_precision": config["precision"], "lr": config["lr"],
         "ema": config["ema"], "final_loss": history[-1][1] if history else None,
-        "exported": time.strftime("%Y-%m-%d"),
+        "exported": time.strftime("%Y-%m-%d"), "augmentation": AUGMENTATION,
     }
     if config["kind"] == "ct":
         from . import ct_units
@@ -175,7 +177,7 @@ def card_markdown(card: dict) -> str:
              f"score matching on {card['data']}.", "", "| field | value |", "| --- | --- |"]
     for key in ("file", "sha256", "parameters", "channels", "crop", "batch", "steps", "wall_clock_hours", "device",
                 "world_size", "training_precision", "weights_dtype", "sigma_min", "sigma_max", "data_mean",
-                "sigma_data", "final_loss", "range", "ct_intensity", "exported"):
+                "sigma_data", "final_loss", "range", "ct_intensity", "augmentation", "exported"):
         if key in card and card[key] is not None:
             lines.append(f"| {key} | {card[key]} |")
     denoise = card.get("denoising_psnr")

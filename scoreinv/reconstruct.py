@@ -8,7 +8,7 @@ import torch
 
 from . import guidance as guidance_lib
 from .defaults import Settings, default_eta, default_settings, operator_family, task_of
-from .denoiser import CountingDenoiser
+from .denoiser import CountingDenoiser, DihedralCycle
 from .imageio import InputError
 from .noise_levels import karras_sigmas
 from .progress import Progress
@@ -52,7 +52,8 @@ class Reconstruction:
 def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = None, steps: int | None = None,
                 n_samples: int = 1, seed: int = 0, device=None, sigma_y: float | None = None,
                 sigma_start: float | None = None, sigma_end: float | None = None, eta: float | None = None,
-                warm_start: str | None = None, progress: bool = False) -> Reconstruction:
+                warm_start: str | None = None, self_ensemble: bool | None = None,
+                progress: bool = False) -> Reconstruction:
     """Sample the posterior p(x | y) ∝ p(y | x) p_θ(x) for a linear operator with a score prior (see the
     guidance methods of Song et al. 2021/2022, Chung et al. 2023, Wang et al. 2023, Zhu et al. 2023).
 
@@ -75,6 +76,9 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
             the samples, and so ``.std``, show the posterior's spread rather than the start's).
         warm_start: "baseline", "dagger", "fbp", "adjoint" or "none" (see :func:`initial_estimate`; default: the
             task table's).
+        self_ensemble: cycle the prior through the 8 flips and 90° rotations, one a step (:class:`DihedralCycle`:
+            no extra NFE); default on for priors trained with those augmentations (every shipped one), off for
+            other denoisers, whose errors need not be equivariant.
         progress: draw a progress bar on stderr.
     """
     from .priors import DEFAULTS, load_prior
@@ -136,7 +140,9 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
 
     # Sampling
     bar = Progress(settings.steps * n_samples, desc=method, enabled=progress)
-    counted = CountingDenoiser(denoiser, bar)
+    if self_ensemble is None:
+        self_ensemble = bool(getattr(denoiser, "dihedral", False))
+    counted = CountingDenoiser(DihedralCycle(denoiser) if self_ensemble else denoiser, bar)
     samples = []
     with torch.no_grad():
         warm = initial_estimate(operator, y, settings.warm_start, x_shape, prior_mean=denoiser.data_mean,
@@ -149,6 +155,7 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
     samples = torch.stack(samples)
     record = {**settings.__dict__, "n_levels": len(sigmas), "sigma_start": sigmas[0], "sigma_end": sigmas[-1],
               "sigma_y": sigma_y, "n_samples": n_samples, "seed": seed, "device": str(device),
+              "self_ensemble": self_ensemble,
               "prior": getattr(denoiser, "name", type(denoiser).__name__),
               "prior_sha256": getattr(denoiser, "card", {}).get("sha256"), "task_family": family,
               "defaults_row": task_of(operator),

@@ -17,6 +17,7 @@ from scoreinv import load_prior
 from scoreinv.cli import main
 from scoreinv.denoiser import Denoiser
 from scoreinv.imageio import InputError
+from scoreinv.patches import AUGMENTATION
 from scoreinv.priors import export_prior, list_priors
 from scoreinv.train import CHECKPOINT, TrainConfig, train
 from cli_checks import one_line_error
@@ -81,6 +82,7 @@ def test_export_writes_weights_card_and_markdown(run_checkpoint, exported):
     markdown = exported.with_suffix(".md").read_text()
     assert markdown.startswith("# Prior `mine`") and card["sha256"] in markdown
     assert "three generated pictures" in markdown
+    assert card["augmentation"] == AUGMENTATION and AUGMENTATION in markdown
 
 
 def test_export_command_without_measuring(cli, run_checkpoint, tmp_path):
@@ -106,6 +108,7 @@ def test_load_prior_gives_the_ema_weights(run_checkpoint, exported):
     denoiser = load_prior(str(exported), device="cpu")
     assert isinstance(denoiser, Denoiser) and denoiser.name == "mine" and denoiser.card["steps"] == 3
     assert denoiser.precision == "bf16" and not denoiser.training and denoiser.channels == 1
+    assert denoiser.dihedral  # trained on flipped and rotated patches, says its card
     assert not any(p.requires_grad for p in denoiser.parameters())
     state = torch.load(run_checkpoint, map_location="cpu", weights_only=True)
     loaded = denoiser.net.state_dict()

@@ -57,7 +57,10 @@ SIMULATE_ONLY = ("box", "missing")
 @click.option("--method", type=click.Choice(list(METHODS)), default=None,
               help="Guidance method [default: the task's row in scoreinv.defaults (pnp)].")
 @click.option("--steps", type=click.IntRange(1), default=None,
-              help="Network evaluations per sample [default: the task's row in scoreinv.defaults, 10-30].")
+              help="Network evaluations per sample [default: the task's row in scoreinv.defaults, 20-40].")
+@click.option("--self-ensemble/--no-self-ensemble", default=None,
+              help="Cycle the prior through flips and 90° rotations, one a step (no extra cost) [default: on for "
+                   "priors trained with them, as every shipped one is].")
 @click.option("--samples", type=click.IntRange(1), default=None,
               help=f"Posterior samples; the output is their mean, the std map their spread [default: 1, or "
                    f"{STD_SAMPLES} with --std-map or --figure].")
@@ -73,7 +76,7 @@ SIMULATE_ONLY = ("box", "missing")
               help="JSON sidecar with settings, metrics, NFE and seconds [default: the output's stem + .json].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def solve_command(input_spec, task, simulate, output, mask, box, missing, kernel, scale, angles, size, noise, prior,
-                  method, steps, samples, seed, device, channels, std_path, figure_path, json_path, quiet):
+                  method, steps, self_ensemble, samples, seed, device, channels, std_path, figure_path, json_path, quiet):
     """Restore INPUT (a measurement, or with --simulate a clean image) with a score-based prior.
 
     \b
@@ -131,7 +134,8 @@ def solve_command(input_spec, task, simulate, output, mask, box, missing, kernel
         raise InputError(f"prior {denoiser.name!r} models {denoiser.channels}-channel images but the image has "
                          f"{x_channels}; add {fix} or choose another --prior")
     result = reconstruct(problem.y, problem.operator, prior=denoiser, method=method, steps=steps,
-                         n_samples=n_samples, seed=seed, device=device, progress=not quiet)
+                         n_samples=n_samples, seed=seed, device=device, self_ensemble=self_ensemble,
+                         progress=not quiet)
     restored = result.mean[0].cpu()
     if not bool(restored.isfinite().all()):
         raise InputError(f"the reconstruction holds NaN or infinite values (method {result.settings['method']} "
