@@ -126,6 +126,8 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
     if getattr(denoiser, "channels", None) not in (None, x_shape[1]):
         raise InputError(f"prior {getattr(denoiser, 'name', '')!r} models {denoiser.channels}-channel images but "
                          f"the operator's images have {x_shape[1]}")
+    if self_ensemble is None:
+        self_ensemble = bool(getattr(denoiser, "dihedral", False))
 
     # Schedule
     sampler, guidance_class, per_level = METHODS[method]
@@ -140,8 +142,6 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
 
     # Sampling
     bar = Progress(settings.steps * n_samples, desc=method, enabled=progress)
-    if self_ensemble is None:
-        self_ensemble = bool(getattr(denoiser, "dihedral", False))
     counted = CountingDenoiser(DihedralCycle(denoiser) if self_ensemble else denoiser, bar)
     samples = []
     with torch.no_grad():

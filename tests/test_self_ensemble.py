@@ -17,8 +17,8 @@ from scoreinv.denoiser import DihedralCycle
 from scoreinv.gaussian import GaussianDenoiser, smooth_covariance
 from scoreinv.guidance import PlugAndPlay
 from scoreinv.noise_levels import karras_sigmas
-from scoreinv.patches import AUGMENTATION
 from scoreinv.network import UNet
+from scoreinv.patches import AUGMENTATION
 from scoreinv.priors import write_prior
 from scoreinv.samplers import plug_and_play
 
