@@ -37,8 +37,9 @@ DEFAULTS = {
     # Plug-and-play from the fast classical estimate: the best PSNR per network evaluation measured here
     "inpaint-random": Settings(method="pnp", steps=40, sigma_start=0.1, sigma_end=0.005, eta=0.0,
                                warm_start="baseline"),
-    # Large holes need the prior to invent structure: start from a higher noise level
-    "inpaint-box": Settings(method="pnp", steps=20, sigma_start=0.5, sigma_end=0.005, eta=0.0, warm_start="baseline"),
+    # Large holes: sharpen the biharmonic fill gently. σ₀ = 0.1 beat biharmonic on Set12 (+0.30 dB) and CBSD68
+    # images 5-8 (+0.11 dB), where σ₀ = 0.5 lost 0.43 dB to it (0.2: +0.49 / −0.12)
+    "inpaint-box": Settings(method="pnp", steps=20, sigma_start=0.1, sigma_end=0.005, eta=0.0, warm_start="baseline"),
     # 40 steps from 0.1 beat 20 from 0.05 by 0.2 dB (Gaussian) and 0.5 dB (Levin motion) on 3 Set12 images
     "deblur": Settings(method="pnp", steps=40, sigma_start=0.1, sigma_end=0.003, eta=0.0, warm_start="baseline"),
     "sr": Settings(method="pnp", steps=20, sigma_start=0.1, sigma_end=0.01, eta=0.0, warm_start="baseline"),
