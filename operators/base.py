@@ -70,8 +70,10 @@ def gamma_like(gamma: Gamma, like: torch.Tensor) -> torch.Tensor:
 
 
 def conjugate_gradient(apply: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, x0: torch.Tensor, *,
-                       tol: float = CG_TOL, max_iter: int = CG_MAX_ITER) -> torch.Tensor:
-    """Solve the symmetric positive (semi-)definite system M x = b by conjugate gradients (Hestenes–Stiefel 1952).
+                       tol: float = CG_TOL, max_iter: int = CG_MAX_ITER,
+                       preconditioner: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
+    """Solve the symmetric positive (semi-)definite system M x = b by (preconditioned) conjugate gradients
+    (Hestenes–Stiefel 1952).
 
     Each batch item is solved independently (its own step sizes and stopping test), so results do not
     depend on what else is in the batch.
@@ -80,12 +82,16 @@ def conjugate_gradient(apply: Callable[[torch.Tensor], torch.Tensor], b: torch.T
         apply: x ↦ M x on tensors shaped like ``b``.
         b: right-hand side (B, ...).
         x0: starting point, same shape as ``b``.
-        tol: stop an item when ‖b − M x‖ ≤ tol · ‖b‖ (relative, ≥ 0).
+        tol: stop an item when ‖b − M x‖ ≤ tol · ‖b‖ (relative, ≥ 0; the unpreconditioned residual).
         max_iter: maximum number of iterations (≥ 0).
+        preconditioner: r ↦ P r with P symmetric positive definite, P ≈ M⁻¹ (default: none, P = I).
     """
+    precondition = preconditioner if preconditioner is not None else (lambda v: v)
     x = x0.clone()
     r = b - apply(x)
-    p = r.clone()
+    q = precondition(r)
+    p = q.clone()
+    rq = per_sample_dot(r, q)
     rs = per_sample_dot(r, r)
     stop = (tol * per_sample_dot(b, b).sqrt()) ** 2
     zero = torch.zeros_like(rs)
@@ -95,13 +101,15 @@ def conjugate_gradient(apply: Callable[[torch.Tensor], torch.Tensor], b: torch.T
             break
         mp = apply(p)
         pmp = per_sample_dot(p, mp)
-        alpha = torch.where(active & (pmp > 0), rs / torch.where(pmp > 0, pmp, torch.ones_like(pmp)), zero)
+        alpha = torch.where(active & (pmp > 0), rq / torch.where(pmp > 0, pmp, torch.ones_like(pmp)), zero)
         x = x + _expand(alpha, x) * p
         r = r - _expand(alpha, r) * mp
-        rs_new = per_sample_dot(r, r)
-        beta = torch.where(active & (rs > 0), rs_new / torch.where(rs > 0, rs, torch.ones_like(rs)), zero)
-        p = r + _expand(beta, p) * p
-        rs = torch.where(active, rs_new, rs)
+        q = precondition(r)
+        rq_new = per_sample_dot(r, q)
+        beta = torch.where(active & (rq > 0), rq_new / torch.where(rq > 0, rq, torch.ones_like(rq)), zero)
+        p = q + _expand(beta, p) * p
+        rq = torch.where(active, rq_new, rq)
+        rs = torch.where(active, per_sample_dot(r, r), rs)
     return x
 
 
