@@ -221,7 +221,7 @@ def test_ct_preconditioned_prox_matches_plain_cg_in_fewer_iterations(gamma):
     op.A = counted
     plain = op.prox_l2(z, y, gamma, tol=1e-10, max_iter=3000, preconditioned=False)
     plain_calls, calls["n"] = calls["n"], 0
-    fast = op.prox_l2(z, y, gamma, tol=1e-10, max_iter=3000)
+    fast = op.prox_l2(z, y, gamma, tol=1e-10, max_iter=3000, preconditioned=True)
     assert rel(fast, plain) < 1e-6
     assert calls["n"] < plain_calls
     # The optimality condition of the prox: Aᵀ(A x − y) + (x − z)/γ = 0
