@@ -194,6 +194,7 @@ class ParallelBeamCT(LinearOperator):
             raise ValueError(f"detectors must be a positive integer (default ⌈√(H²+W²)⌉), got {detectors!r}")
         self.detectors = int(detectors)
         self._local: Dict[tuple, Tuple[torch.Tensor, torch.Tensor]] = {}
+        self._spectra: Dict[tuple, torch.Tensor] = {}  # normal_spectrum per (device, dtype)
 
     # Constructors
 
@@ -348,8 +349,8 @@ class ParallelBeamCT(LinearOperator):
         Args:
             like: a tensor whose device and dtype the spectrum takes.
         """
-        key = ("spectrum", str(like.device), like.dtype)
-        cached = self._local.get(key)
+        key = (str(like.device), like.dtype)
+        cached = self._spectra.get(key)
         if cached is not None:
             return cached
         h, w = self.height, self.width
@@ -362,7 +363,7 @@ class ParallelBeamCT(LinearOperator):
             kernel += torch.where(t < 1, 2 / 3 - t ** 2 + t ** 3 / 2, ((2 - t).clamp_min(0)) ** 3 / 6)
         window = (1 - kv.abs() / h).clamp_min(0) * (1 - ku.abs() / w).clamp_min(0)
         spectrum = torch.fft.rfft2(kernel * window).real.clamp_min(0).to(device=like.device, dtype=like.dtype)
-        self._local[key] = spectrum
+        self._spectra[key] = spectrum
         return spectrum
 
     # Filtered back-projection

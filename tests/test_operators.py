@@ -234,6 +234,7 @@ def test_ct_normal_spectrum_is_positive_and_models_the_normal_operator():
     op = O.ParallelBeamCT.limited_angle((48, 48), 90.0, 30)
     spectrum = op.normal_spectrum(torch.zeros((), dtype=torch.float64))
     assert spectrum.shape == (96, 49) and bool((spectrum >= 0).all())
+    assert 30 * 48 * 48 <= op.nnz <= 2 * 30 * 48 * 48  # the spectrum is cached apart from the system matrix
     # Near a small blob at the centre the circulant model follows AᵀA (7 % measured; the view lines mirrored: 46 %)
     u = torch.arange(48, dtype=torch.float64) - 24
     blob = torch.exp(-(u[:, None] ** 2 + u[None, :] ** 2) / (2 * 2.0 ** 2))[None, None]
