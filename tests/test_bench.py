@@ -162,6 +162,16 @@ def test_shards_merged_equal_one_run(grey_run, tiny_priors, tmp_path):
     assert len((tmp_path / "merged" / "results.csv").read_text().splitlines()) == 1 + 3 * 7
 
 
+def test_merge_extends_a_limited_run_with_later_images(grey_run, tiny_priors, tmp_path):
+    data, whole, _ = grey_run
+    common = ("bench", "tasks", "--tasks", GREY_TASKS, "--data", data, "--prior", tiny_priors["gray"])
+    ok(invoke(*common, "--limit", "2", "--out", tmp_path / "first2", *FAST))
+    ok(invoke(*common, "--limit", "3", "--shard", "2/3", "--out", tmp_path / "third", *FAST))
+    ok(invoke("bench", "merge", tmp_path / "first2", tmp_path / "third", "-o", tmp_path / "merged"))
+    assert metrics_key(rows_of(tmp_path / "merged")) == metrics_key(rows_of(whole))
+    assert json.loads((tmp_path / "merged" / "results.json").read_text())["settings"]["limit"] == 3
+
+
 def test_merge_refuses_overlap_and_other_settings(grey_run, tmp_path):
     _, whole, _ = grey_run
     one_line_error(invoke("bench", "merge", whole, whole, "-o", tmp_path / "m"), "in both")

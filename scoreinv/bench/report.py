@@ -201,8 +201,9 @@ def make_record(run, options, *, command: str, device) -> dict:
 
 
 def merge_records(records: list, sources: list, *, command: str) -> dict:
-    """One record from the results of the shards of a run (same settings); one-line errors for different settings
-    or an image measured twice.
+    """One record from the results of the shards of a run (same settings but ``--limit``, which only chooses the
+    images: an image's measurement and seeds depend on its index alone); one-line errors for other different
+    settings or an image measured twice.
 
     Args:
         records: the shards' records.
@@ -211,7 +212,8 @@ def merge_records(records: list, sources: list, *, command: str) -> dict:
     """
     first = records[0]
     for record, source in zip(records[1:], sources[1:]):
-        different = [key for key in first["settings"] if record["settings"].get(key) != first["settings"][key]]
+        different = [key for key in first["settings"]
+                     if key != "limit" and record["settings"].get(key) != first["settings"][key]]
         if different:
             key = different[0]
             raise InputError(f"{source} was run with {key}={record['settings'].get(key)!r} but {sources[0]} with "
@@ -235,7 +237,9 @@ def merge_records(records: list, sources: list, *, command: str) -> dict:
     for record in records:
         for task, entries in record.get("method_settings", {}).items():
             method_settings.setdefault(task, {}).update(entries)
-    return {**first, "command": command, "date": now(), "shards": [list(s) for s in shards],
+    limits = [record["settings"].get("limit") for record in records]
+    settings = {**first["settings"], "limit": None if None in limits else max(limits)}
+    return {**first, "command": command, "date": now(), "settings": settings, "shards": [list(s) for s in shards],
             "images": [images[i] for i in sorted(images)], "notes": notes, "method_settings": method_settings,
             "sources": [{"path": str(source), "date": record["date"], "machine": record["machine"],
                          "shards": record["shards"]} for record, source in zip(records, sources)],

@@ -145,11 +145,12 @@ def tasks_command(task_names, data, limit, prior, all_methods, peers, peer_steps
               help="Output folder for the combined results.json, results.csv, summary.md (and figure.png).")
 def merge_command(inputs, out):
     """Combine the results of 'scoreinv bench tasks --shard i/n' runs (folders or results.json files) into one
-    table.
+    table. Runs may differ in --limit only, so a run on the first N images can be extended with later ones.
 
     \b
-    Example:
+    Examples:
       scoreinv bench merge bench/part0 bench/part1 bench/part2 bench/part3 -o bench/bsd68
+      scoreinv bench merge bench/first3 bench/fourth -o bench/first4   # the second run: --limit 4 --shard 3/4
     """
     from ..bench.report import FIGURE_PNG, merge_records, read_record, write_outputs
 
