@@ -223,12 +223,20 @@ class LinearOperator(nn.Module):
             tol: relative residual at which CG stops (≥ 0; unused by closed forms).
             max_iter: CG iteration limit (≥ 0; unused by closed forms).
         """
+        return self._prox_cg(z, y, gamma, tol=tol, max_iter=max_iter)
+
+    def _prox_cg(self, z: torch.Tensor, y: torch.Tensor, gamma: Gamma, *, tol: float, max_iter: int,
+                 preconditioner_for: Optional[Callable[[torch.Tensor, torch.Tensor], Callable]] = None
+                 ) -> torch.Tensor:
+        """The prox of :meth:`prox_l2` by conjugate gradients from z; ``preconditioner_for(1/γ, z)``, if given,
+        returns r ↦ P r with P ≈ (AᵀA + I/γ)⁻¹."""
         _check_cg(tol, max_iter)
         self.check_prox_args(z, y)
         lam = 1.0 / gamma_like(gamma, z)
         b = self.A_adjoint(y) + lam * z
+        preconditioner = preconditioner_for(lam, z) if preconditioner_for is not None else None
         return conjugate_gradient(lambda v: self.A_adjoint(self.A(v)) + lam * v, b, z,
-                                  tol=tol, max_iter=max_iter)
+                                  tol=tol, max_iter=max_iter, preconditioner=preconditioner)
 
     # Spectral norm
 

@@ -10,7 +10,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from .base import Gamma, LinearOperator, Shape, _check_cg, conjugate_gradient, fmt_shape, gamma_like
+from .base import Gamma, LinearOperator, Shape, fmt_shape
 from .noise import NoiseModel
 
 CT_CG_MAX_ITER = 300
@@ -324,18 +324,17 @@ class ParallelBeamCT(LinearOperator):
             max_iter: iteration limit (default 300; each costs one A and one Aᵀ, plus an FFT pair if preconditioned).
             preconditioned: True converges to the exact prox in 2–5× fewer iterations.
         """
-        _check_cg(tol, max_iter)
-        self.check_prox_args(z, y)
-        lam = 1.0 / gamma_like(gamma, z)
-        b = self.A_adjoint(y) + lam * z
-        preconditioner = None
-        if preconditioned:
-            spectrum, padded = self.normal_spectrum(z), (2 * self.height, 2 * self.width)
-            def preconditioner(r: torch.Tensor) -> torch.Tensor:
-                r_hat = torch.fft.rfft2(r, s=padded) / (spectrum + lam)
-                return torch.fft.irfft2(r_hat, s=padded)[..., :self.height, :self.width]
-        return conjugate_gradient(lambda v: self.A_adjoint(self.A(v)) + lam * v, b, z,
-                                  tol=tol, max_iter=max_iter, preconditioner=preconditioner)
+        return self._prox_cg(z, y, gamma, tol=tol, max_iter=max_iter,
+                             preconditioner_for=self._circulant_preconditioner if preconditioned else None)
+
+    def _circulant_preconditioner(self, lam: torch.Tensor, like: torch.Tensor):
+        """r ↦ (c + λ)⁻¹ r on the zero-padded grid, cropped back: c from :meth:`normal_spectrum`, λ = 1/γ."""
+        spectrum, padded = self.normal_spectrum(like), (2 * self.height, 2 * self.width)
+
+        def apply(r: torch.Tensor) -> torch.Tensor:
+            r_hat = torch.fft.rfft2(r, s=padded) / (spectrum + lam)
+            return torch.fft.irfft2(r_hat, s=padded)[..., :self.height, :self.width]
+        return apply
 
     def normal_spectrum(self, like: torch.Tensor) -> torch.Tensor:
         """Eigenvalues (2H, W + 1) of a circulant model of AᵀA on the zero-padded (2H, 2W) grid.
