@@ -1,6 +1,7 @@
 """The one table of default sampler settings per kind of task, chosen by measurement with ``scoreinv bench tasks``.
 
-Each row was picked on Set12 (grey) / ct-test with the shipped priors; the measured figures are in README.md.
+Each row was picked on Set12 (grey) / ct-test with the shipped priors, the two deblur rows on BSD68 (a validation
+set); the measured figures are in README.md.
 Change a row only with a benchmark run that shows the new setting is better. ``default_settings(operator)``
 picks the row from the operator itself (rule in :func:`task_of`), so ``reconstruct(y, op)`` needs no task name.
 """
@@ -23,6 +24,7 @@ class Settings:
         sigma_end: last noise level, [0, 1] units.
         eta: fresh-noise share of the ancestral and plug-and-play methods, [0, 1].
         warm_start: "baseline", "dagger", "fbp", "adjoint" or "none".
+        prior_weight: λ of plug-and-play's data step (DPIR's prior weight, > 0; larger trusts the prior more).
     """
 
     method: str
@@ -31,6 +33,7 @@ class Settings:
     sigma_end: float
     eta: float
     warm_start: str
+    prior_weight: float = 0.23
 
 
 DEFAULTS = {
@@ -40,8 +43,21 @@ DEFAULTS = {
     # Large holes: sharpen the biharmonic fill gently. σ₀ = 0.1 beat biharmonic on Set12 (+0.30 dB) and CBSD68
     # images 5-8 (+0.11 dB), where σ₀ = 0.5 lost 0.43 dB to it (0.2: +0.49 / −0.12)
     "inpaint-box": Settings(method="pnp", steps=20, sigma_start=0.1, sigma_end=0.005, eta=0.0, warm_start="baseline"),
-    # 40 steps from 0.1 beat 20 from 0.05 by 0.2 dB (Gaussian) and 0.5 dB (Levin motion) on 3 Set12 images
-    "deblur": Settings(method="pnp", steps=40, sigma_start=0.1, sigma_end=0.003, eta=0.0, warm_start="baseline"),
+    # 40 steps from 0.1 beat 20 from 0.05 by 0.2 dB (Gaussian) and 0.5 dB (Levin motion) on 3 Set12 images.
+    # λ and η on Levin motion blur, BSD68 images 0-3 (PSNR / LPIPS): λ = 0.23 29.29 / 0.118 (DPIR's; below it
+    # collapses: 0.15 lost 4.8 dB on images 0-2), 0.25 29.85 / 0.120, 0.3 30.49 / 0.144; λ = 0.3 with η = 0.3
+    # 30.35 / 0.132, with η = 0.5 29.96 / 0.118; λ = 0.35, η = 0.6 30.20 / 0.125 (TV 29.10 / 0.163). Fresh noise
+    # undoes the smoothing a larger λ brings. On kernels12 01, 02, 09, 12 (BSD68 images 4-5) λ = 0.3, η = 0.5 against
+    # 0.23, 0: +0.77, −0.06, +0.99, +0.86 dB, LPIPS −0.005 to +0.008
+    "deblur": Settings(method="pnp", steps=40, sigma_start=0.1, sigma_end=0.003, eta=0.5, warm_start="baseline",
+                       prior_weight=0.3),
+    # Blurs that erase most frequencies (Gaussian σ = 3): re-noise fully (posterior sampling) so that the prior
+    # fills the lost band with texture. Gaussian σ = 3 on BSD68 images 0-3: η = 1 cut LPIPS 0.500 → 0.412 at
+    # +0.07 dB. The 25 × 25 kernels12 on BSD68 images 4-5: η = 1 lowered LPIPS by 0.10-0.13 where a kernel
+    # erases 0.57-0.82 of the frequencies, at −0.16 to +0.14 dB from 0.68 up (−0.88 dB at 0.57); where it erases
+    # under 0.22 (small Gaussians, motion blur) it lost 3.6-7.3 dB. Hence the threshold LOWPASS = 0.6
+    "deblur-lowpass": Settings(method="pnp", steps=40, sigma_start=0.1, sigma_end=0.003, eta=1.0,
+                               warm_start="baseline"),
     "sr": Settings(method="pnp", steps=20, sigma_start=0.1, sigma_end=0.01, eta=0.0, warm_start="baseline"),
     "ct-sparse": Settings(method="pnp", steps=20, sigma_start=0.1, sigma_end=0.005, eta=0.0, warm_start="baseline"),
     "ct-limited": Settings(method="pnp", steps=20, sigma_start=0.3, sigma_end=0.005, eta=0.0, warm_start="baseline"),
@@ -49,6 +65,8 @@ DEFAULTS = {
 }
 LARGE_HOLE = 8          # pixels: a mask whose largest hole is wider (in radius) uses the inpaint-box row
 LIMITED_RANGE = 150.0   # degrees: CT angles spanning less than this use the ct-limited row
+LOWPASS = 0.6           # a blur that erases (|k̂| < LOST_GAIN) more than this share of frequencies is "deblur-lowpass"
+LOST_GAIN = 1e-3        # a frequency whose gain is under this is lost: at σ_y = 0.01 it carries under 1e-5 of signal
 
 
 def operator_family(operator) -> str:
@@ -61,12 +79,15 @@ def task_of(operator) -> str:
     """The row of :data:`DEFAULTS` for an operator.
 
     Masks whose largest hole has a radius over ``LARGE_HOLE`` pixels use "inpaint-box", other masks
-    "inpaint-random"; blurs "deblur"; downsampling "sr"; CT whose angles span under ``LIMITED_RANGE``
-    degrees "ct-limited", other CT "ct-sparse"; anything else "other".
+    "inpaint-random"; blurs that erase over ``LOWPASS`` of the frequencies "deblur-lowpass", other blurs
+    "deblur"; downsampling "sr"; CT whose angles span under ``LIMITED_RANGE`` degrees "ct-limited", other CT
+    "ct-sparse"; anything else "other".
     """
     family = operator_family(operator)
     if family == "inpaint":
         return "inpaint-box" if largest_hole_radius(operator.mask) > LARGE_HOLE else "inpaint-random"
+    if family == "deblur":
+        return "deblur-lowpass" if lost_frequencies(operator.kernel) > LOWPASS else "deblur"
     if family == "ct":
         angles = operator.angles_deg
         return "ct-limited" if max(angles) - min(angles) < LIMITED_RANGE else "ct-sparse"
@@ -81,6 +102,16 @@ def largest_hole_radius(mask: torch.Tensor) -> int:
         missing = -F.max_pool2d(-missing, 3, stride=1, padding=1)
         radius += 1
     return radius
+
+
+def lost_frequencies(kernel: torch.Tensor) -> float:
+    """The share of spatial frequencies a blur kernel (h, w) or (C, h, w) erases: |k̂| < ``LOST_GAIN`` in every
+    channel, on a DFT grid of at least 64 × 64 (twice the kernel's side if larger), so it does not depend on the
+    image size. Gaussian σ = 3 px: 0.88; the Levin 2009 motion kernels: 0; the identity: 0."""
+    k = kernel.detach().to("cpu", torch.float64).reshape(-1, *kernel.shape[-2:])
+    side = max(64, 2 * max(k.shape[-2:]))
+    gain = torch.fft.rfft2(k, s=(side, side)).abs().amax(0)
+    return float((gain < LOST_GAIN).double().mean())
 
 
 def default_eta(method: str, settings: Settings, n_samples: int) -> float:

@@ -5,12 +5,13 @@ import pytest
 import torch
 
 import operators as ops
-from scoreinv.defaults import DEFAULTS, default_eta, largest_hole_radius, task_of
+from conftest import SHARED, needs_kernels
+from scoreinv.defaults import DEFAULTS, default_eta, largest_hole_radius, lost_frequencies, task_of
 from scoreinv.reconstruct import METHODS
 from scoreinv.tasks import TASKS
 
 
-ROW = {"inpaint-random": "inpaint-random", "inpaint-box": "inpaint-box", "deblur-gauss": "deblur",
+ROW = {"inpaint-random": "inpaint-random", "inpaint-box": "inpaint-box", "deblur-gauss": "deblur-lowpass",
        "deblur-motion": "deblur", "sr4": "sr", "ct-sparse": "ct-sparse", "ct-limited": "ct-limited"}
 
 
@@ -19,7 +20,7 @@ def test_every_row_is_usable():
     for row in DEFAULTS.values():
         assert row.method in METHODS
         assert row.warm_start in {"baseline", "dagger", "fbp", "adjoint", "none"}
-        assert row.steps >= 1 and 0 < row.sigma_end < row.sigma_start and 0 <= row.eta <= 1
+        assert row.steps >= 1 and 0 < row.sigma_end < row.sigma_start and 0 <= row.eta <= 1 and row.prior_weight > 0
 
 
 def test_largest_hole_radius_of_a_box_and_of_scattered_pixels():
@@ -31,11 +32,29 @@ def test_largest_hole_radius_of_a_box_and_of_scattered_pixels():
     assert largest_hole_radius(scattered) == 1
 
 
-@pytest.mark.parametrize("name", sorted(TASKS))
+@pytest.mark.parametrize("name", [pytest.param(name, marks=needs_kernels) if name == "deblur-motion" else name
+                                  for name in sorted(TASKS)])
 def test_each_benchmark_task_maps_to_its_row(name):
     task = TASKS[name]
     shape = (1, 1, 64, 64)
     assert task_of(task.build(shape, 0, torch.Generator().manual_seed(0))) == ROW[name]
+
+
+def test_lost_frequencies_separates_wide_gaussians_from_motion_blur():
+    assert lost_frequencies(ops.gaussian_kernel(3.0, 25)) > 0.8
+    assert lost_frequencies(ops.gaussian_kernel(1.0, 7)) < 0.1                # a mild blur keeps most
+    assert lost_frequencies(torch.ones(1, 1)) == 0.0                      # the identity loses nothing
+    assert lost_frequencies(ops.motion_kernel(21, 30.0)) < 0.5
+    # per channel: a frequency is lost only where every channel loses it
+    mixed = torch.stack([ops.gaussian_kernel(3.0, 25), torch.nn.functional.pad(torch.ones(1, 1), (12, 12, 12, 12))])
+    assert lost_frequencies(mixed) == 0.0
+    assert task_of(ops.Blur(ops.gaussian_kernel(3.0, 25))) == "deblur-lowpass"
+    assert task_of(ops.Blur(ops.motion_kernel(21, 30.0))) == "deblur"
+
+
+@needs_kernels
+def test_the_levin_motion_kernels_lose_almost_no_frequency():
+    assert all(lost_frequencies(kernel) < 0.05 for kernel in ops.levin_kernels(SHARED))
 
 
 def test_an_unknown_operator_uses_the_other_row():
@@ -48,3 +67,21 @@ def test_eta_rule():
     assert row.method == "pnp" and default_eta("pnp", row, 1) == row.eta
     assert default_eta("pnp", row, 4) == 1.0     # samples, not copies of a point estimate
     assert default_eta("dc", row, 1) == 1.0      # DDPM's ancestral step for another method
+
+
+def test_the_rows_prior_weight_reaches_plug_and_play(tiny_priors):
+    from scoreinv.imageio import InputError
+    from scoreinv.priors import load_prior
+    from scoreinv.reconstruct import reconstruct
+
+    prior = load_prior(str(tiny_priors["gray"]), device="cpu", precision="fp32")
+    operator = ops.Blur(ops.motion_kernel(5, 0.0), noise=ops.GaussianNoise(0.01))
+    y = operator.A(torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(0)))
+    run = reconstruct(y, operator, prior=prior, steps=4, device="cpu")
+    assert run.settings["prior_weight"] == DEFAULTS[task_of(operator)].prior_weight
+    same = reconstruct(y, operator, prior=prior, steps=4, device="cpu", prior_weight=run.settings["prior_weight"])
+    assert torch.equal(same.mean, run.mean)
+    other = reconstruct(y, operator, prior=prior, steps=4, device="cpu", prior_weight=5.0)
+    assert other.settings["prior_weight"] == 5.0 and not torch.allclose(other.mean, run.mean)
+    with pytest.raises(InputError, match="prior_weight"):
+        reconstruct(y, operator, prior=prior, steps=4, device="cpu", prior_weight=0.0)

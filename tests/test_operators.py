@@ -3,8 +3,6 @@ against conjugate gradients, noise models, and every bad input."""
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,10 +11,7 @@ import torch
 import operators as O
 from operators import LinearOperator
 
-SHARED = Path(os.environ.get("SCOREINV_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
-HAS_KERNELS = (SHARED / "data" / "kernels" / "levin09_1.npy").is_file()
-needs_kernels = pytest.mark.skipif(not HAS_KERNELS, reason=f"shared kernels not found under {SHARED}/data/kernels "
-                                                           f"(set SCOREINV_SHARED)")
+from conftest import HAS_KERNELS, SHARED, needs_kernels
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
                                                                  reason="CUDA is not available"))]
 
