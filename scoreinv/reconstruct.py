@@ -71,9 +71,9 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
         sigma_y: measurement noise ([0, 1] units); default ``operator.noise.sigma``.
         sigma_start: first noise level (default: the task table's, or the prior's σ_max without warm start).
         sigma_end: last noise level (default: the task table's).
-        eta: fresh-noise share of the ancestral and plug-and-play methods in [0, 1] (default: the task table's
-            for one sample; with n_samples > 1, plug-and-play re-noises fully (η = 1, DiffPIR with ζ = 1) so that
-            the samples, and so ``.std``, show the posterior's spread rather than the start's).
+        eta: fresh-noise share of the ancestral and plug-and-play methods in [0, 1] (default: the task table's;
+            with n_samples > 1 and a table η of 0, plug-and-play re-noises fully (η = 1, DiffPIR with ζ = 1) so
+            that the samples, and so ``.std``, show the posterior's spread rather than the start's).
         warm_start: "baseline", "dagger", "fbp", "adjoint" or "none" (see :func:`initial_estimate`; default: the
             task table's).
         prior_weight: λ, the prior's weight against the measurement in plug-and-play's data step (DPIR; > 0;

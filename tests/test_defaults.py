@@ -67,6 +67,8 @@ def test_eta_rule():
     assert row.method == "pnp" and default_eta("pnp", row, 1) == row.eta
     assert default_eta("pnp", row, 4) == 1.0     # samples, not copies of a point estimate
     assert default_eta("dc", row, 1) == 1.0      # DDPM's ancestral step for another method
+    stochastic = DEFAULTS["deblur"]
+    assert 0 < stochastic.eta < 1 and default_eta("pnp", stochastic, 4) == stochastic.eta   # already re-noises
 
 
 def test_the_rows_prior_weight_reaches_plug_and_play(tiny_priors):
