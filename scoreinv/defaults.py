@@ -66,7 +66,7 @@ DEFAULTS = {
 LARGE_HOLE = 8          # pixels: a mask whose largest hole is wider (in radius) uses the inpaint-box row
 LIMITED_RANGE = 150.0   # degrees: CT angles spanning less than this use the ct-limited row
 LOWPASS = 0.6           # a blur that erases (|k̂| < LOST_GAIN) more than this share of frequencies is "deblur-lowpass"
-LOST_GAIN = 1e-3        # a frequency whose gain is under this is lost: at σ_y = 0.01 it carries under 1e-5 of signal
+LOST_GAIN = 1e-3        # a frequency whose gain is under this is lost: its signal drops 1000-fold, far under the noise
 
 
 def operator_family(operator) -> str:
