@@ -89,6 +89,21 @@ def test_solve_simulate_task_names(cli, tiny_priors, write_picture, tmp_path, ta
     assert sidecar(tmp_path / "out.json")["task"] == task
 
 
+def test_solve_eta_and_prior_weight_reach_the_sampler(cli, tiny_prior, write_picture, tmp_path):
+    picture = write_picture("clean.png", 32, 48)
+    ok(cli("solve", "--task", "deblur-gauss", "--simulate", picture, "--prior", tiny_prior, "-o", "row.png", *FAST))
+    row = sidecar(tmp_path / "row.json")["settings"]
+    assert (row["defaults_row"], row["eta"], row["prior_weight"]) == ("deblur-lowpass", 1.0, 0.23)
+    ok(cli("solve", "--task", "deblur-gauss", "--simulate", picture, "--prior", tiny_prior, "-o", "set.png",
+           "--eta", "0", "--prior-weight", "0.5", *FAST))
+    chosen = sidecar(tmp_path / "set.json")["settings"]
+    assert (chosen["eta"], chosen["prior_weight"]) == (0.0, 0.5)
+    assert digest(tmp_path / "set.png") != digest(tmp_path / "row.png")
+    for bad in (["--eta", "1.5"], ["--prior-weight", "0"]):
+        result = cli("solve", "--task", "deblur-gauss", "--simulate", picture, "--prior", tiny_prior, *bad, *FAST)
+        assert result.exit_code != 0 and bad[0] in result.output
+
+
 @needs_shared
 def test_solve_simulate_levin_motion(cli, tiny_prior, write_picture, tmp_path):
     picture = write_picture("clean.png", 32, 48)

@@ -58,6 +58,12 @@ SIMULATE_ONLY = ("box", "missing")
               help="Guidance method [default: the task's row in scoreinv.defaults (pnp)].")
 @click.option("--steps", type=click.IntRange(1), default=None,
               help="Network evaluations per sample [default: the task's row in scoreinv.defaults, 20-40].")
+@click.option("--eta", type=click.FloatRange(0, 1), default=None,
+              help="Share of fresh noise re-injected each step, 0 (a point estimate) to 1 (posterior sampling) "
+                   "[default: the task's row, e.g. 1 for wide Gaussian blur, 0.5 for motion blur, 0 otherwise].")
+@click.option("--prior-weight", type=click.FloatRange(0, min_open=True), default=None,
+              help="λ, the prior's weight against the measurement in plug-and-play [default: the task's row, "
+                   "0.23 (DPIR) or 0.3 for blurs that keep most frequencies].")
 @click.option("--self-ensemble/--no-self-ensemble", default=None,
               help="Cycle the prior through flips and 90° rotations, one a step (no extra cost) [default: on for "
                    "priors trained with them, as every shipped one is].")
@@ -76,7 +82,8 @@ SIMULATE_ONLY = ("box", "missing")
               help="JSON sidecar with settings, metrics, NFE and seconds [default: the output's stem + .json].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def solve_command(input_spec, task, simulate, output, mask, box, missing, kernel, scale, angles, size, noise, prior,
-                  method, steps, self_ensemble, samples, seed, device, channels, std_path, figure_path, json_path, quiet):
+                  method, steps, eta, prior_weight, self_ensemble, samples, seed, device, channels, std_path,
+                  figure_path, json_path, quiet):
     """Restore INPUT (a measurement, or with --simulate a clean image) with a score-based prior.
 
     \b
@@ -94,6 +101,7 @@ def solve_command(input_spec, task, simulate, output, mask, box, missing, kernel
       scoreinv solve --task ct sinogram.npy --angles 30 --size 256
       scoreinv solve --task ct-limited --simulate slice.png --samples 4
       scoreinv solve --task deblur-motion --simulate skimage:brick --steps 100
+      scoreinv solve --task deblur-gauss --simulate skimage:camera --eta 0
     """
     from .. import solve_inputs
 
@@ -134,8 +142,8 @@ def solve_command(input_spec, task, simulate, output, mask, box, missing, kernel
         raise InputError(f"prior {denoiser.name!r} models {denoiser.channels}-channel images but the image has "
                          f"{x_channels}; add {fix} or choose another --prior")
     result = reconstruct(problem.y, problem.operator, prior=denoiser, method=method, steps=steps,
-                         n_samples=n_samples, seed=seed, device=device, self_ensemble=self_ensemble,
-                         progress=not quiet)
+                         n_samples=n_samples, seed=seed, device=device, eta=eta, prior_weight=prior_weight,
+                         self_ensemble=self_ensemble, progress=not quiet)
     restored = result.mean[0].cpu()
     if not bool(restored.isfinite().all()):
         raise InputError(f"the reconstruction holds NaN or infinite values (method {result.settings['method']} "
