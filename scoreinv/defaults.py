@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .guidance import DPIR_PRIOR_WEIGHT
+
 
 @dataclass
 class Settings:
@@ -33,7 +35,7 @@ class Settings:
     sigma_end: float
     eta: float
     warm_start: str
-    prior_weight: float = 0.23
+    prior_weight: float = DPIR_PRIOR_WEIGHT
 
 
 DEFAULTS = {

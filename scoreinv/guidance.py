@@ -93,6 +93,9 @@ class DataConsistency(_Measured):
         return self.operator.prox_l2(estimate, self.y, self.posterior_variance(sigma) / self.sigma_y ** 2)
 
 
+DPIR_PRIOR_WEIGHT = 0.23   # λ of Zhang et al. 2021 (DPIR)
+
+
 class PlugAndPlay(DataConsistency):
     """The data-consistency step of plug-and-play HQS (Zhang et al. 2021, DPIR), weighted by DPIR's rule.
 
@@ -110,7 +113,7 @@ class PlugAndPlay(DataConsistency):
         lam: λ, the prior's weight relative to the measurement's (DPIR: 0.23).
     """
 
-    def __init__(self, operator, y, *, sigma_y: float, sigma_data: float, x_shape, lam: float = 0.23):
+    def __init__(self, operator, y, *, sigma_y: float, sigma_data: float, x_shape, lam: float = DPIR_PRIOR_WEIGHT):
         super().__init__(operator, y, sigma_y=sigma_y, sigma_data=sigma_data, x_shape=x_shape)
         if not lam > 0:
             raise ValueError(f"lam must be > 0, got {lam}")

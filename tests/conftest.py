@@ -1,22 +1,36 @@
 """Shared fixtures: tiny randomly initialised priors and small test pictures (tests never need trained weights)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import operators as ops
+from scoreinv.paths import shared_dir
+
 # Two shared CPU cores: one thread avoids oversubscription stalls (a run with 2 threads next to a busy process
 # can be 100x slower)
 torch.set_num_threads(1)
 
-# ../shared beside the checkout (or SCOREINV_SHARED): tests that need its data skip with this reason without it
-SHARED = Path(os.environ.get("SCOREINV_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
-HAS_KERNELS = (SHARED / "data" / "kernels" / "levin09_1.npy").is_file()
-needs_kernels = pytest.mark.skipif(not HAS_KERNELS, reason=f"shared kernels not found under {SHARED}/data/kernels "
-                                                           f"(set SCOREINV_SHARED)")
+# ../shared beside the checkout (or SCOREINV_SHARED): tests that need its data skip with these reasons without it
+SHARED = shared_dir()
+
+
+def _has_kernels() -> bool:
+    """Whether the operators package finds the Levin kernels by itself (it reads SCOREINV_SHARED strictly)."""
+    try:
+        ops.levin_kernels()
+    except ValueError:
+        return False
+    return SHARED is not None
+
+
+HAS_KERNELS = _has_kernels()
+needs_shared = pytest.mark.skipif(SHARED is None, reason="needs the shared data folder (../shared)")
+needs_kernels = pytest.mark.skipif(not HAS_KERNELS, reason="shared kernels not found under ../shared/data/kernels "
+                                                           "(set SCOREINV_SHARED)")
 
 TINY_STATS = {"data_mean": 0.5, "sigma_data": 0.25, "sigma_min": 0.002, "sigma_max": 10.0}
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 import operators as ops
 from scoreinv.cli import main
-from scoreinv.paths import shared_dir
+from conftest import needs_kernels
 from cli_checks import make_reconstruct_diverge, ok
 from cli_checks import one_line_error as _one_line_error
 
@@ -28,7 +28,6 @@ def one_line_error(result, *fragments) -> str:
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["--steps", "4", "--quiet"]
-needs_shared = pytest.mark.skipif(shared_dir() is None, reason="needs the shared data folder (../shared)")
 
 
 @pytest.fixture
@@ -104,7 +103,7 @@ def test_solve_eta_and_prior_weight_reach_the_sampler(cli, tiny_prior, write_pic
         assert result.exit_code != 0 and bad[0] in result.output
 
 
-@needs_shared
+@needs_kernels
 def test_solve_simulate_levin_motion(cli, tiny_prior, write_picture, tmp_path):
     picture = write_picture("clean.png", 32, 48)
     ok(cli("solve", "--task", "deblur-motion", "--simulate", picture, "--prior", tiny_prior, "-o", "out.png", *FAST))
@@ -215,7 +214,7 @@ def test_solve_inpaint_from_rgba_alpha(cli, tiny_priors, tmp_path):
 
 
 @pytest.mark.parametrize("spec", ["gaussian:1.5", "gaussian:1,5", "motion:5,30", "kernel.npy", "kernel.png",
-                                  pytest.param("levin:1", marks=needs_shared)])
+                                  pytest.param("levin:1", marks=needs_kernels)])
 def test_solve_deblur_kernel_forms(cli, tiny_prior, write_picture, tmp_path, spec):
     blurry = write_picture("blurry.png", 32, 48)
     kernel = np.outer(np.hanning(7)[1:-1], np.hanning(7)[1:-1])

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from scoreinv.paths import shared_dir
+from conftest import needs_kernels, needs_shared
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-needs_shared = pytest.mark.skipif(shared_dir() is None, reason="needs the shared data folder (../shared)")
 
 
 def load(name: str):
@@ -26,7 +25,7 @@ def load(name: str):
 
 @pytest.mark.parametrize("name,prior,args", [
     ("inpaint_skimage", "gray", ["--size", "32"]),
-    pytest.param("deblur_levin", "gray", ["--size", "32"], marks=needs_shared),
+    pytest.param("deblur_levin", "gray", ["--size", "32"], marks=needs_kernels),
     ("superresolution_x4", "color", ["--size", "32"]),
     pytest.param("ct_sparse_view", "ct", ["--size", "32", "--views", "8"], marks=needs_shared),
     ("custom_operator", "gray", ["--size", "16"]),

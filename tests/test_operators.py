@@ -89,7 +89,7 @@ NEEDS_SHARED = {"blur-levin"}
 @pytest.mark.parametrize("name", list(CASES))
 def test_invariants(name, device):
     if name in NEEDS_SHARED and not HAS_KERNELS:
-        pytest.skip(f"shared kernels not found under {SHARED}/data/kernels (set SCOREINV_SHARED)")
+        pytest.skip("shared kernels not found under ../shared/data/kernels (set SCOREINV_SHARED)")
     make, shape = CASES[name]
     op = make().to(device)
     report = O.check(op, shape, device=device)  # float64: adjoint ≤ 1e-10, A A⁺ A ≤ 1e-2, batch ≤ 1e-10
