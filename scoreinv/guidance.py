@@ -12,6 +12,8 @@ training data's variance σ_d²: r²(σ) = σ² σ_d² / (σ² + σ_d²) (exact 
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -82,7 +84,17 @@ class DataConsistency(_Measured):
         sigma_y: measurement noise standard deviation ([0, 1] image units).
         sigma_data: σ_d of the prior's training data, for r²(σ).
         x_shape: shape of the image (B, C, H, W).
+        cg_effort: where ``prox_l2`` runs conjugate gradients (CT), stop each step after ⌈cg_effort · √κ⌉
+            iterations, κ = 1 + ‖A‖² γ the condition number of its system (CG needs a few √κ to converge, so the
+            budget follows the noise level: long solves early, short ones late); None (default): the operator's
+            own stopping rule. Closed-form proxes ignore it.
     """
+
+    def __init__(self, operator, y, *, sigma_y: float, sigma_data: float, x_shape, cg_effort: float | None = None):
+        super().__init__(operator, y, sigma_y=sigma_y, sigma_data=sigma_data, x_shape=x_shape)
+        if cg_effort is not None and not cg_effort > 0:
+            raise ValueError(f"cg_effort must be > 0 or None, got {cg_effort}")
+        self.cg_effort = cg_effort
 
     def denoised(self, denoiser, x, sigma):
         return self.consistent(denoiser(x, sigma), sigma)
@@ -90,7 +102,11 @@ class DataConsistency(_Measured):
     def consistent(self, estimate: torch.Tensor, sigma: float) -> torch.Tensor:
         if self.sigma_y == 0:
             return estimate + self.operator.A_dagger(self.y - self.operator.A(estimate))
-        return self.operator.prox_l2(estimate, self.y, self.posterior_variance(sigma) / self.sigma_y ** 2)
+        gamma = self.posterior_variance(sigma) / self.sigma_y ** 2
+        if self.cg_effort is None:
+            return self.operator.prox_l2(estimate, self.y, gamma)
+        budget = math.ceil(self.cg_effort * math.sqrt(1 + self.norm ** 2 * gamma))
+        return self.operator.prox_l2(estimate, self.y, gamma, max_iter=budget)
 
 
 DPIR_PRIOR_WEIGHT = 0.23   # λ of Zhang et al. 2021 (DPIR)
@@ -111,10 +127,12 @@ class PlugAndPlay(DataConsistency):
         sigma_data: unused (one constructor for all guidances).
         x_shape: shape of the image (B, C, H, W).
         lam: λ, the prior's weight relative to the measurement's (DPIR: 0.23).
+        cg_effort: conjugate-gradient budget of the data step, as in :class:`DataConsistency`.
     """
 
-    def __init__(self, operator, y, *, sigma_y: float, sigma_data: float, x_shape, lam: float = DPIR_PRIOR_WEIGHT):
-        super().__init__(operator, y, sigma_y=sigma_y, sigma_data=sigma_data, x_shape=x_shape)
+    def __init__(self, operator, y, *, sigma_y: float, sigma_data: float, x_shape, lam: float = DPIR_PRIOR_WEIGHT,
+                 cg_effort: float | None = None):
+        super().__init__(operator, y, sigma_y=sigma_y, sigma_data=sigma_data, x_shape=x_shape, cg_effort=cg_effort)
         if not lam > 0:
             raise ValueError(f"lam must be > 0, got {lam}")
         self.lam = float(lam)

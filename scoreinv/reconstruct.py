@@ -52,8 +52,8 @@ class Reconstruction:
 def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = None, steps: int | None = None,
                 n_samples: int = 1, seed: int = 0, device=None, sigma_y: float | None = None,
                 sigma_start: float | None = None, sigma_end: float | None = None, eta: float | None = None,
-                warm_start: str | None = None, prior_weight: float | None = None, self_ensemble: bool | None = None,
-                progress: bool = False) -> Reconstruction:
+                warm_start: str | None = None, prior_weight: float | None = None, cg_effort: float | None = None,
+                self_ensemble: bool | None = None, progress: bool = False) -> Reconstruction:
     """Sample the posterior p(x | y) ∝ p(y | x) p_θ(x) for a linear operator with a score prior (see the
     guidance methods of Song et al. 2021/2022, Chung et al. 2023, Wang et al. 2023, Zhu et al. 2023).
 
@@ -78,6 +78,9 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
             task table's).
         prior_weight: λ, the prior's weight against the measurement in plug-and-play's data step (DPIR; > 0;
             default: the task table's, 0.23 as in DPIR except where measured otherwise). Other methods ignore it.
+        cg_effort: for operators whose data step runs conjugate gradients (CT), the iterations allowed per step
+            in units of √κ, κ = 1 + ‖A‖² γ its condition number (> 0; default: the task table's, which is None,
+            the operator's own stopping rule, except for limited-angle CT). Used by "pnp" and "dc".
         self_ensemble: cycle the prior through the 8 flips and 90° rotations, one a step (:class:`DihedralCycle`:
             no extra NFE); default on for priors trained with those augmentations (every shipped one), off for
             other denoisers, whose errors need not be equivariant.
@@ -100,11 +103,14 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
                         sigma_end=sigma_end if sigma_end is not None else defaults.sigma_end,
                         eta=eta if eta is not None else default_eta(method, defaults, n_samples),
                         warm_start=warm_start or defaults.warm_start,
-                        prior_weight=prior_weight if prior_weight is not None else defaults.prior_weight)
+                        prior_weight=prior_weight if prior_weight is not None else defaults.prior_weight,
+                        cg_effort=cg_effort if cg_effort is not None else defaults.cg_effort)
     if settings.steps < 1:
         raise InputError(f"steps must be at least 1, got {settings.steps}")
     if not settings.prior_weight > 0:
         raise InputError(f"prior_weight must be > 0, got {settings.prior_weight}")
+    if settings.cg_effort is not None and not settings.cg_effort > 0:
+        raise InputError(f"cg_effort must be > 0, got {settings.cg_effort}")
 
     # Measurement and operator on the device
     if not isinstance(y, torch.Tensor):
@@ -141,8 +147,10 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
     start = settings.sigma_start if settings.warm_start != "none" else denoiser.sigma_max
     sigmas = karras_sigmas(n_levels, sigma_max=start, sigma_min=settings.sigma_end).tolist()
     generator = torch.Generator(device=device).manual_seed(seed)
-    weight = {"lam": settings.prior_weight} if guidance_class is guidance_lib.PlugAndPlay else {}
-    guidance = guidance_class(operator, y, sigma_y=sigma_y, sigma_data=denoiser.sigma_data, x_shape=x_shape, **weight)
+    knobs = {"cg_effort": settings.cg_effort} if issubclass(guidance_class, guidance_lib.DataConsistency) else {}
+    if guidance_class is guidance_lib.PlugAndPlay:
+        knobs["lam"] = settings.prior_weight
+    guidance = guidance_class(operator, y, sigma_y=sigma_y, sigma_data=denoiser.sigma_data, x_shape=x_shape, **knobs)
     options = {"eta": settings.eta} if sampler in (ancestral, plug_and_play) else {}
     if sampler is annealed_langevin:
         options = {"steps_per_level": per_level}

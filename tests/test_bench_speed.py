@@ -29,8 +29,9 @@ def test_measure_speed_every_family_with_tiny_priors(tiny_priors):
     lines = []
     report = measure_speed(str(tiny_priors["gray"]), ct_prior=str(tiny_priors["ct"]), size=32, memory_size=32,
                            repeats=2, device="cpu", log=lines.append)
-    assert [row["family"] for row in report["rows"]] == ["inpaint", "deblur", "sr", "ct"]
-    assert [row["task"] for row in report["rows"]] == ["inpaint-random", "deblur-gauss", "sr4", "ct-sparse"]
+    assert [row["family"] for row in report["rows"]] == ["inpaint", "deblur", "sr", "ct", "ct"]
+    assert [row["task"] for row in report["rows"]] == ["inpaint-random", "deblur-gauss", "sr4", "ct-sparse",
+                                                       "ct-limited"]
     for row in report["rows"]:
         check_row(row)
         assert row["size"] == "32x32" and row["channels"] == 1
@@ -38,9 +39,9 @@ def test_measure_speed_every_family_with_tiny_priors(tiny_priors):
     memory = report["memory"]
     assert memory["kind"] == "cpu-rss" and memory["size"] == "32x32" and memory["nfe"] > 0
     assert 0 < memory["before_mb"] <= memory["peak_mb"] and math.isfinite(memory["peak_mb"])
-    assert report["notes"] == [] and len(lines) == 5
+    assert report["notes"] == [] and len(lines) == 6
     table = markdown_report(report)
-    assert table.count("\n| ") == 2 + 4 and "Peak memory, inpaint-random at 32x32" in table
+    assert table.count("\n| ") == 2 + 5 and "Peak memory, inpaint-random at 32x32" in table
     json.dumps(report)  # plain data
 
 
@@ -57,8 +58,8 @@ def test_one_call_and_problems(tiny_prior):
     denoiser = load_prior(str(tiny_prior), device="cpu")
     seconds = one_call_seconds(denoiser, (1, 1, 24, 24), repeats=3)
     assert math.isfinite(seconds) and seconds > 0
-    for family, y_shape in [("inpaint", (1, 1, 24, 24)), ("sr", (1, 1, 6, 6))]:
-        operator, y, truth = speed_problem(family, 24)
+    for task, y_shape in [("inpaint-random", (1, 1, 24, 24)), ("sr4", (1, 1, 6, 6))]:
+        operator, y, truth = speed_problem(task, 24)
         assert truth.shape == (1, 1, 24, 24) and tuple(y.shape) == y_shape
         assert 0 <= float(truth.min()) and float(truth.max()) <= 1
 

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 import operators as ops
 from scoreinv.cli import main
+from scoreinv.defaults import DEFAULTS
 from conftest import needs_kernels
 from cli_checks import make_reconstruct_diverge, ok
 from cli_checks import one_line_error as _one_line_error
@@ -101,6 +102,17 @@ def test_solve_eta_and_prior_weight_reach_the_sampler(cli, tiny_prior, write_pic
     for bad in (["--eta", "1.5"], ["--prior-weight", "0"]):
         result = cli("solve", "--task", "deblur-gauss", "--simulate", picture, "--prior", tiny_prior, *bad, *FAST)
         assert result.exit_code != 0 and bad[0] in result.output
+
+
+def test_solve_cg_effort_reaches_the_data_step(cli, tiny_priors, write_picture, tmp_path):
+    picture = write_picture("clean.png", 24, 24)
+    ct = ("solve", "--task", "ct", "--simulate", picture, "--angles", "0:90:10", "--prior", tiny_priors["ct"])
+    ok(cli(*ct, "-o", "row.png", *FAST))
+    assert sidecar(tmp_path / "row.json")["settings"]["cg_effort"] == DEFAULTS["ct-limited"].cg_effort
+    ok(cli(*ct, "-o", "set.png", "--cg-effort", "2", *FAST))
+    assert sidecar(tmp_path / "set.json")["settings"]["cg_effort"] == 2.0
+    result = cli(*ct, "--cg-effort", "0", *FAST)
+    assert result.exit_code != 0 and "--cg-effort" in result.output
 
 
 @needs_kernels

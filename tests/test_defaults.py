@@ -87,3 +87,21 @@ def test_the_rows_prior_weight_reaches_plug_and_play(tiny_priors):
     assert other.settings["prior_weight"] == 5.0 and not torch.allclose(other.mean, run.mean)
     with pytest.raises(InputError, match="prior_weight"):
         reconstruct(y, operator, prior=prior, steps=4, device="cpu", prior_weight=0.0)
+
+
+def test_limited_angle_ct_budgets_its_conjugate_gradients(tiny_priors):
+    from scoreinv.imageio import InputError
+    from scoreinv.priors import load_prior
+    from scoreinv.reconstruct import reconstruct
+
+    prior = load_prior(str(tiny_priors["ct"]), device="cpu", precision="fp32")
+    operator = ops.ParallelBeamCT.limited_angle((16, 16), 90.0, 12, noise=ops.GaussianNoise(0.1))
+    y = operator.A(torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(0)))
+    assert DEFAULTS["ct-limited"].cg_effort > 0 and DEFAULTS["ct-sparse"].cg_effort is None
+    run = reconstruct(y, operator, prior=prior, steps=3, device="cpu")
+    row = DEFAULTS["ct-limited"]
+    assert (run.settings["defaults_row"], run.settings["cg_effort"]) == ("ct-limited", row.cg_effort)
+    more = reconstruct(y, operator, prior=prior, steps=3, device="cpu", cg_effort=50.0)
+    assert more.settings["cg_effort"] == 50.0 and not torch.allclose(more.mean, run.mean)
+    with pytest.raises(InputError, match="cg_effort"):
+        reconstruct(y, operator, prior=prior, steps=3, device="cpu", cg_effort=-1.0)

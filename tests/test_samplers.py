@@ -236,3 +236,31 @@ def test_plug_and_play_converges_to_the_posterior_mean(case, sigma_y):
     if sigma_y == 0:
         keep = operator.A_adjoint(operator.A(torch.ones_like(x))) > 0
         assert torch.equal(x[keep], truth[keep])
+
+
+def test_the_cg_budget_follows_the_condition_number():
+    """With ``cg_effort`` the data step's conjugate gradients get ⌈effort · √(1 + ‖A‖² γ)⌉ iterations: many while
+    σ (so γ = σ² / (λ σ_y²)) is large, few at the end; without it the operator's own stopping rule."""
+    operator = ops.ParallelBeamCT.limited_angle((12, 12), 90.0, 9, noise=ops.GaussianNoise(0.1))
+    y = operator.A(torch.rand(1, 1, 12, 12, generator=torch.Generator().manual_seed(0)))
+    budgets = []
+    prox = operator.prox_l2
+
+    def recording_prox(z, y, gamma, **options):
+        budgets.append((float(gamma), options.get("max_iter")))
+        return prox(z, y, gamma, **options)
+
+    operator.prox_l2 = recording_prox
+    z = torch.full((1, 1, 12, 12), 0.5)
+    free = PlugAndPlay(operator, y, sigma_y=0.1, sigma_data=0.2, x_shape=z.shape)
+    free.consistent(z, 0.3)
+    assert budgets[-1] == (pytest.approx(0.3 ** 2 / 0.23 / 0.1 ** 2), None)
+    budgeted = PlugAndPlay(operator, y, sigma_y=0.1, sigma_data=0.2, x_shape=z.shape, cg_effort=0.5)
+    for sigma in (0.3, 0.01):
+        budgeted.consistent(z, sigma)
+        gamma, budget = budgets[-1]
+        assert budget == math.ceil(0.5 * math.sqrt(1 + operator.norm() ** 2 * gamma))
+    assert budgets[-2][1] > 5 * budgets[-1][1] >= 5
+    for bad in (0.0, -1.0):
+        with pytest.raises(ValueError, match="cg_effort"):
+            DataConsistency(operator, y, sigma_y=0.1, sigma_data=0.2, x_shape=z.shape, cg_effort=bad)

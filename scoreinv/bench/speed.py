@@ -1,8 +1,8 @@
 """Speed of the default reconstructions: seconds, NFE, one network call, sampler overhead and peak memory.
 
-For each task family (the default task of ``scoreinv solve``: inpaint-random, deblur-gauss, sr4, ct-sparse) a
-simulated measurement of a square grey picture is reconstructed once with :func:`scoreinv.reconstruct` and its
-default settings. The sampler overhead is ``seconds / (NFE × one call) − 1``, where one call is the median time
+For each timed task (the default task of each ``scoreinv solve`` family: inpaint-random, deblur-gauss, sr4,
+ct-sparse, and ct-limited, whose data steps cost more than its network calls) a simulated measurement of a square
+grey picture is reconstructed once with :func:`scoreinv.reconstruct` and its default settings. The sampler overhead is ``seconds / (NFE × one call) − 1``, where one call is the median time
 of a bare ``D(x, σ)`` at the same size measured in the same run. Peak memory is that of one default
 reconstruction at a larger size: on CPU the peak resident set size of a fresh Python process (which includes
 torch itself; the figure before reconstructing is reported beside it), on CUDA ``torch.cuda.max_memory_allocated``.
@@ -22,28 +22,30 @@ import torch
 from ..imageio import InputError
 
 FAMILIES = ("inpaint", "deblur", "sr", "ct")
+TIMED_TASKS = ("inpaint-random", "deblur-gauss", "sr4", "ct-sparse", "ct-limited")
 PICTURES = {"natural": "skimage:camera", "ct": "skimage:shepp_logan_phantom"}
 MIN_SIZE = 32  # the default deblur kernel is 25 x 25 and sr divides by 4
 CALL_SIGMA = 0.1  # σ of the bare network calls (the cost does not depend on it)
 
 
-def speed_problem(family: str, size: int, *, channels: int = 1, seed: int = 0):
-    """(operator, y, truth) of the default task of ``family`` on a ``size`` × ``size`` test picture.
+def speed_problem(task: str, size: int, *, channels: int = 1, seed: int = 0):
+    """(operator, y, truth) of a benchmark task on a ``size`` × ``size`` test picture.
 
     Args:
-        family: "inpaint", "deblur", "sr" or "ct".
+        task: a task of :data:`scoreinv.tasks.TASKS`, e.g. "inpaint-random" or "ct-limited".
         size: image side in pixels.
         channels: 1 (grey) or 3 (colour); CT is always grey.
         seed: seeds the random mask and the noise draw.
     """
-    from ..solve_inputs import DEFAULT_TASK, read_ct_picture, read_picture, resize
-    from ..tasks import TASKS, simulate
+    from ..solve_inputs import read_ct_picture, read_picture, resize
+    from ..tasks import get_task, simulate
 
-    if family == "ct":
+    spec = get_task(task)
+    if spec.family == "ct":
         image = read_ct_picture(PICTURES["ct"], size=(size, size))
     else:
         image = resize(read_picture(PICTURES["natural"], channels=channels), (size, size))
-    return simulate(TASKS[DEFAULT_TASK[family]], image, seed=seed)
+    return simulate(spec, image, seed=seed)
 
 
 def one_call_seconds(denoiser, shape: tuple, *, repeats: int = 5, device=None) -> float:
@@ -74,12 +76,12 @@ def _call_times(denoiser, shape: tuple, *, repeats: int, warmup: int, device=Non
     return times
 
 
-def measure_family(denoiser, family: str, *, size: int, repeats: int = 5, device=None, progress: bool = False) -> dict:
-    """One default reconstruction of ``family`` at ``size``² with its timing figures.
+def measure_task(denoiser, task: str, *, size: int, repeats: int = 5, device=None, progress: bool = False) -> dict:
+    """One default reconstruction of ``task`` at ``size``² with its timing figures.
 
     Args:
         denoiser: the prior, already on ``device``.
-        family: "inpaint", "deblur", "sr" or "ct".
+        task: a task of :data:`scoreinv.tasks.TASKS`.
         size: image side in pixels.
         repeats: timed bare network calls before and again after the reconstruction (their median is "one call").
         device: "cpu", "cuda", or None (CUDA if available).
@@ -88,7 +90,7 @@ def measure_family(denoiser, family: str, *, size: int, repeats: int = 5, device
     from ..metrics import psnr
     from ..reconstruct import reconstruct
 
-    operator, y, truth = speed_problem(family, size, channels=denoiser.channels or 1)
+    operator, y, truth = speed_problem(task, size, channels=denoiser.channels or 1)
     shape = tuple(truth.shape)
     # one call: the median of bare calls just before and just after the reconstruction (same load on the machine)
     times = _call_times(denoiser, shape, repeats=repeats, warmup=2, device=device)
@@ -97,7 +99,7 @@ def measure_family(denoiser, family: str, *, size: int, repeats: int = 5, device
     call = statistics.median(times)
     network = result.nfe * call
     settings = result.settings
-    return {"family": family, "task": _task_name(family), "size": f"{truth.shape[-2]}x{truth.shape[-1]}",
+    return {"family": settings["task_family"], "task": task, "size": f"{truth.shape[-2]}x{truth.shape[-1]}",
             "channels": int(truth.shape[1]), "prior": settings["prior"], "method": settings["method"],
             "steps": settings["steps"], "nfe": result.nfe, "seconds": result.seconds, "call_seconds": call,
             "network_seconds": network, "overhead_percent": 100 * (result.seconds / network - 1),
@@ -131,14 +133,15 @@ def peak_memory(prior: str, *, family: str = "inpaint", size: int = 512, device=
 def measure_speed(prior: str = "natural-gray", *, ct_prior: str | None = "ct", size: int = 256,
                   memory_size: int | None = 512, memory_family: str = "inpaint", repeats: int = 5, device=None,
                   threads: int = 0, progress: bool = False, log=None) -> dict:
-    """Time the default reconstruction of every task family and measure peak memory; returns the report.
+    """Time the default reconstruction of every task of :data:`TIMED_TASKS` and measure peak memory; returns the
+    report.
 
     Args:
         prior: the natural prior (a shipped name or a NAME.pt path) for inpaint, deblur and sr.
-        ct_prior: the CT prior for ct (skipped with a note when it cannot be loaded; None skips ct).
+        ct_prior: the CT prior for the CT tasks (skipped with a note when it cannot be loaded; None skips them).
         size: image side of the timed reconstructions, pixels.
         memory_size: image side of the peak-memory reconstruction (None: no memory figure).
-        memory_family: task family of the peak-memory reconstruction.
+        memory_family: task family of the peak-memory reconstruction (its ``scoreinv solve`` default task).
         repeats: timed bare network calls before and after each reconstruction (their median is "one call").
         device: "cpu", "cuda", or None (CUDA if available).
         threads: torch CPU threads (0: leave torch's setting).
@@ -161,22 +164,25 @@ def measure_speed(prior: str = "natural-gray", *, ct_prior: str | None = "ct", s
     if threads:
         torch.set_num_threads(threads)
     try:
+        notes = []
         natural = load_prior(prior, device=device)
-        rows, notes = [], []
-        for family in FAMILIES:
-            denoiser = natural
-            if family == "ct":
-                if ct_prior is None:
-                    notes.append("ct skipped: no CT prior given")
-                    continue
-                try:
-                    denoiser = load_prior(ct_prior, device=device)
-                except InputError as error:
-                    notes.append(f"ct skipped: {error}")
-                    continue
-            log(f"timing {family} at {size}x{size} …")
-            rows.append(measure_family(denoiser, family, size=size, repeats=repeats, device=device,
-                                       progress=progress))
+        ct = None
+        if ct_prior is None:
+            notes.append("ct skipped: no CT prior given")
+        else:
+            try:
+                ct = load_prior(ct_prior, device=device)
+            except InputError as error:
+                notes.append(f"ct skipped: {error}")
+        from ..tasks import get_task
+
+        rows = []
+        for task in TIMED_TASKS:
+            denoiser = ct if get_task(task).family == "ct" else natural
+            if denoiser is None:
+                continue
+            log(f"timing {task} at {size}x{size} …")
+            rows.append(measure_task(denoiser, task, size=size, repeats=repeats, device=device, progress=progress))
         memory = None
         if memory_size is not None:
             memory_prior = ct_prior if memory_family == "ct" else prior
@@ -221,13 +227,15 @@ def _measure_memory(request: dict) -> dict:
     """Load the prior, build the problem and reconstruct once, as ``request`` says; the memory figures."""
     from ..priors import load_prior
     from ..reconstruct import reconstruct
+    from ..solve_inputs import DEFAULT_TASK
 
     if request.get("threads"):
         torch.set_num_threads(int(request["threads"]))
     device = torch.device(request["device"])
     denoiser = load_prior(request["prior"], device=device)
-    operator, y, _ = speed_problem(request["family"], int(request["size"]), channels=denoiser.channels or 1)
-    figures = {"task": _task_name(request["family"]), "size": f"{request['size']}x{request['size']}",
+    task = DEFAULT_TASK[request["family"]]
+    operator, y, _ = speed_problem(task, int(request["size"]), channels=denoiser.channels or 1)
+    figures = {"task": task, "size": f"{request['size']}x{request['size']}",
                "device": str(device)}
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -247,12 +255,6 @@ def _max_rss_bytes() -> int:
     """This process's peak resident set size in bytes (ru_maxrss is in kilobytes on Linux, bytes on macOS)."""
     value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return value if sys.platform == "darwin" else value * 1024
-
-
-def _task_name(family: str) -> str:
-    from ..solve_inputs import DEFAULT_TASK
-
-    return DEFAULT_TASK[family]
 
 
 def _synchronize(device: torch.device) -> None:

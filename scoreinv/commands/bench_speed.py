@@ -14,7 +14,7 @@ FAMILIES = ("inpaint", "deblur", "sr", "ct")
 @click.option("--prior", default="natural-gray", show_default=True,
               help="Prior of inpaint, deblur and sr: a shipped prior's name or a NAME.pt path.")
 @click.option("--ct-prior", default="ct", show_default=True,
-              help="Prior of ct (skipped with a note when it is not there).")
+              help="Prior of the CT tasks (skipped with a note when it is not there).")
 @click.option("--size", type=click.IntRange(32), default=256, show_default=True,
               help="Side in pixels of the timed reconstructions.")
 @click.option("--memory-size", type=click.IntRange(0), default=512, show_default=True,
@@ -29,8 +29,8 @@ FAMILIES = ("inpaint", "deblur", "sr", "ct")
 @device_option
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def speed_command(prior, ct_prior, size, memory_size, memory_task, repeats, threads, json_path, device, quiet):
-    """Time one default reconstruction per task family (inpaint, deblur, sr; ct when its prior exists) and
-    measure peak memory; prints a Markdown table.
+    """Time one default reconstruction per task (inpaint-random, deblur-gauss, sr4; ct-sparse and ct-limited
+    when the CT prior exists) and measure peak memory; prints a Markdown table.
 
     Per task: total seconds of reconstruct() with its defaults, NFE, the median seconds of one bare network call
     D(x, σ), and the sampler overhead = total / (NFE × one call) − 1. Peak memory: the peak RSS of a fresh

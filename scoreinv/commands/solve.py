@@ -64,6 +64,10 @@ SIMULATE_ONLY = ("box", "missing")
 @click.option("--prior-weight", type=click.FloatRange(0, min_open=True), default=None,
               help="λ, the prior's weight against the measurement in plug-and-play [default: the task's row, "
                    "0.23 (DPIR) or 0.3 for blurs that keep most frequencies].")
+@click.option("--cg-effort", type=click.FloatRange(0, min_open=True), default=None,
+              help="CT: conjugate-gradient iterations per data step, in units of the square root of its condition "
+                   "number (more is slower and closer to the data) [default: the task's row, 0.25 for "
+                   "limited-angle CT, else the operator's own stopping rule].")
 @click.option("--self-ensemble/--no-self-ensemble", default=None,
               help="Cycle the prior through flips and 90° rotations, one a step (no extra cost) [default: on for "
                    "priors trained with them, as every shipped one is].")
@@ -82,8 +86,8 @@ SIMULATE_ONLY = ("box", "missing")
               help="JSON sidecar with settings, metrics, NFE and seconds [default: the output's stem + .json].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def solve_command(input_spec, task, simulate, output, mask, box, missing, kernel, scale, angles, size, noise, prior,
-                  method, steps, eta, prior_weight, self_ensemble, samples, seed, device, channels, std_path,
-                  figure_path, json_path, quiet):
+                  method, steps, eta, prior_weight, cg_effort, self_ensemble, samples, seed, device, channels,
+                  std_path, figure_path, json_path, quiet):
     """Restore INPUT (a measurement, or with --simulate a clean image) with a score-based prior.
 
     \b
@@ -143,7 +147,7 @@ def solve_command(input_spec, task, simulate, output, mask, box, missing, kernel
                          f"{x_channels}; add {fix} or choose another --prior")
     result = reconstruct(problem.y, problem.operator, prior=denoiser, method=method, steps=steps,
                          n_samples=n_samples, seed=seed, device=device, eta=eta, prior_weight=prior_weight,
-                         self_ensemble=self_ensemble, progress=not quiet)
+                         cg_effort=cg_effort, self_ensemble=self_ensemble, progress=not quiet)
     restored = result.mean[0].cpu()
     if not bool(restored.isfinite().all()):
         raise InputError(f"the reconstruction holds NaN or infinite values (method {result.settings['method']} "
