@@ -66,9 +66,9 @@ DEFAULTS = {
     "sr": Settings(method="pnp", steps=20, sigma_start=0.1, sigma_end=0.01, eta=0.0, warm_start="baseline"),
     "ct-sparse": Settings(method="pnp", steps=20, sigma_start=0.1, sigma_end=0.005, eta=0.0, warm_start="baseline"),
     # Conjugate gradients dominate the time here (90 views, 8 ms an iteration on 2 threads: ~4000 iterations a
-    # reconstruction under the operator's own rule, at most 300 a step). Budgeting them by the step's condition number, ⌈0.25 √κ⌉ iterations
-    # (241 at σ = 0.3 down to 5 at 0.005), took ct-test images 4-8 from 28.95 dB in 45 s to 28.52 dB in 17 s
-    # (0.3 √κ: 28.65 dB, 20 s); a flat cap of 80 iterations cost as much time for 28.11 dB
+    # reconstruction under the operator's own rule, at most 300 a step). Budgeting them by the step's condition
+    # number, ⌈0.25 √κ⌉ iterations (241 at σ = 0.3 down to 5 at 0.005), took ct-test images 4-8 from 28.95 dB in
+    # 45 s to 28.52 dB in 17 s (0.3 √κ: 28.65 dB, 20 s); a flat cap of 80 iterations cost as much time for 28.11 dB
     "ct-limited": Settings(method="pnp", steps=20, sigma_start=0.3, sigma_end=0.005, eta=0.0, warm_start="baseline",
                            cg_effort=0.25),
     "other": Settings(method="pnp", steps=30, sigma_start=0.5, sigma_end=0.01, eta=0.0, warm_start="dagger"),

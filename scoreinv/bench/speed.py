@@ -2,8 +2,9 @@
 
 For each timed task (the default task of each ``scoreinv solve`` family: inpaint-random, deblur-gauss, sr4,
 ct-sparse, and ct-limited, whose data steps cost more than its network calls) a simulated measurement of a square
-grey picture is reconstructed once with :func:`scoreinv.reconstruct` and its default settings. The sampler overhead is ``seconds / (NFE × one call) − 1``, where one call is the median time
-of a bare ``D(x, σ)`` at the same size measured in the same run. Peak memory is that of one default
+grey picture is reconstructed once with :func:`scoreinv.reconstruct` and its default settings. The sampler
+overhead is ``seconds / (NFE × one call) − 1``, where one call is the median time of a bare ``D(x, σ)`` at the
+same size measured in the same run. Peak memory is that of one default
 reconstruction at a larger size: on CPU the peak resident set size of a fresh Python process (which includes
 torch itself; the figure before reconstructing is reported beside it), on CUDA ``torch.cuda.max_memory_allocated``.
 Run it as ``scoreinv bench speed``.
@@ -150,6 +151,7 @@ def measure_speed(prior: str = "natural-gray", *, ct_prior: str | None = "ct", s
     """
     from ..devices import resolve_device
     from ..priors import load_prior
+    from ..tasks import get_task
 
     if size < MIN_SIZE or (memory_size is not None and memory_size < MIN_SIZE):
         raise InputError(f"sizes must be at least {MIN_SIZE} pixels (the deblur kernel is 25x25), got {size} and "
@@ -174,8 +176,6 @@ def measure_speed(prior: str = "natural-gray", *, ct_prior: str | None = "ct", s
                 ct = load_prior(ct_prior, device=device)
             except InputError as error:
                 notes.append(f"ct skipped: {error}")
-        from ..tasks import get_task
-
         rows = []
         for task in TIMED_TASKS:
             denoiser = ct if get_task(task).family == "ct" else natural
@@ -235,8 +235,7 @@ def _measure_memory(request: dict) -> dict:
     denoiser = load_prior(request["prior"], device=device)
     task = DEFAULT_TASK[request["family"]]
     operator, y, _ = speed_problem(task, int(request["size"]), channels=denoiser.channels or 1)
-    figures = {"task": task, "size": f"{request['size']}x{request['size']}",
-               "device": str(device)}
+    figures = {"task": task, "size": f"{request['size']}x{request['size']}", "device": str(device)}
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
