@@ -138,9 +138,10 @@ def default_eta(method: str, settings: Settings, n_samples: int) -> float:
     the others. When several samples are asked for, plug-and-play under a deterministic row (η = 0) re-noises fully
     (η = 1, DiffPIR with ζ = 1), so that the samples differ and their spread is the std map (measured: the mean of
     4 loses 0.3 dB to one point estimate on inpaint-random); a row that re-noises already keeps its η (on Levin
-    motion blur, BSD68 images 0-1, from the "deblur" row's former σ₀ = 0.1, the mean of 4 samples scored 25.16 and 26.51 dB with η = 1 against 26.45 and
-    30.57 with the "deblur" row's η = 0.5; its std map is then narrower: mean std 0.009 and 0.004 against an RMS
-    error of 0.048 and 0.030, where η = 1 gave 0.022 and 0.019 against 0.055 and 0.047)."""
+    motion blur, BSD68 images 0-1, from the "deblur" row's former σ₀ = 0.1, the mean of 4 samples scored 25.16 and
+    26.51 dB with η = 1 against 26.45 and 30.57 with the "deblur" row's η = 0.5; its std map is then narrower: mean
+    std 0.009 and 0.004 against an RMS error of 0.048 and 0.030, where η = 1 gave 0.022 and 0.019 against 0.055
+    and 0.047)."""
     if method == settings.method:
         return 1.0 if method == "pnp" and n_samples > 1 and settings.eta == 0 else settings.eta
     return 1.0
