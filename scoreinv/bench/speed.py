@@ -21,8 +21,8 @@ import time
 import torch
 
 from ..imageio import InputError
+from ..solve_inputs import DEFAULT_TASK, FAMILIES, read_ct_picture, read_picture, resize
 
-FAMILIES = ("inpaint", "deblur", "sr", "ct")
 TIMED_TASKS = ("inpaint-random", "deblur-gauss", "sr4", "ct-sparse", "ct-limited")
 PICTURES = {"natural": "skimage:camera", "ct": "skimage:shepp_logan_phantom"}
 MIN_SIZE = 32  # the default deblur kernel is 25 x 25 and sr divides by 4
@@ -38,7 +38,6 @@ def speed_problem(task: str, size: int, *, channels: int = 1, seed: int = 0):
         channels: 1 (grey) or 3 (colour); CT is always grey.
         seed: seeds the random mask and the noise draw.
     """
-    from ..solve_inputs import read_ct_picture, read_picture, resize
     from ..tasks import get_task, simulate
 
     spec = get_task(task)
@@ -227,7 +226,6 @@ def _measure_memory(request: dict) -> dict:
     """Load the prior, build the problem and reconstruct once, as ``request`` says; the memory figures."""
     from ..priors import load_prior
     from ..reconstruct import reconstruct
-    from ..solve_inputs import DEFAULT_TASK
 
     if request.get("threads"):
         torch.set_num_threads(int(request["threads"]))

@@ -5,9 +5,8 @@ import json
 
 import click
 
+from ..solve_inputs import FAMILIES
 from .common import Command, device_option
-
-FAMILIES = ("inpaint", "deblur", "sr", "ct")
 
 
 @click.command("speed", cls=Command)
