@@ -55,7 +55,7 @@ class Denoiser(nn.Module):
         net_dtype = next(self.net.parameters()).dtype
         with self._autocast(x.device):
             out = self.net((c_in * centred).to(net_dtype), c_noise.to(net_dtype))
-        return self.data_mean + c_skip * centred + c_out * out.to(x.dtype)
+        return self.data_mean + c_skip * centred + c_out * out.to(x.dtype).contiguous()
 
     def score(self, x: torch.Tensor, sigma) -> torch.Tensor:
         """∇ₓ log p_σ(x) = (D(x, σ) − x) / σ², shape of ``x``."""

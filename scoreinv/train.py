@@ -23,7 +23,7 @@ import torch.distributed as dist
 from .denoiser import Denoiser
 from .devices import resolve_device
 from .imageio import InputError
-from .network import UNet, parameter_count
+from .network import ResBlock, UNet, parameter_count
 from .noise_levels import SIGMA_MIN, max_pairwise_distance
 from .patches import load_training_images, random_patches
 from .progress import Progress
@@ -59,6 +59,7 @@ class TrainConfig:
     checkpoint_steps: int = 0      # also checkpoint every N steps (0: off)
     device: str = "auto"
     threads: int = 0               # torch intra-op threads (0: torch's default)
+    init_from: str = ""            # start from this run's checkpoint.pt (its EMA weights and data statistics)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -138,10 +139,11 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         raise InputError(f"{checkpoint_path}: a run of this name exists; pass --resume or choose another --name")
 
     # Data, held in memory
-    images = load_training_images(config.data, channels=config.channels, kind=config.kind, crop=config.crop)
     state = torch.load(checkpoint_path, map_location="cpu", weights_only=True) if resume else None
-    if state is not None:
-        stats = state["stats"]
+    source = _load_checkpoint(config.init_from) if config.init_from and state is None else None
+    images = load_training_images(config.data, channels=config.channels, kind=config.kind, crop=config.crop)
+    if state is not None or source is not None:
+        stats = (state or source)["stats"]
     else:
         stats = data_statistics(images, crop=config.crop, generator=torch.Generator().manual_seed(config.seed))
     val = random_patches(images, batch=8, crop=min(96, config.crop * 2, *_min_side(images)),
@@ -150,7 +152,10 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
 
     # Model, EMA and optimiser
     torch.manual_seed(config.seed)  # the initial weights; every later random number comes from step_generator
-    net = UNet(channels=config.channels, base=config.base, mults=tuple(config.mults), blocks=config.blocks).to(device)
+    net = UNet(channels=config.channels, base=config.base, mults=tuple(config.mults), blocks=config.blocks)
+    if source is not None:
+        grow_into(net, source["ema"])
+    net = net.to(device, memory_format=torch.channels_last)  # about 1.25x faster steps on CPU (oneDNN)
     ema = copy.deepcopy(net).requires_grad_(False)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=1e-4)
     step, elapsed, history = 0, 0.0, []
@@ -240,6 +245,35 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         if world > 1:
             dist.destroy_process_group()
     return checkpoint_path if rank == 0 else None
+
+
+def grow_into(net: UNet, weights: dict) -> None:
+    """Load a trained network's ``weights`` into ``net``, which may have more residual blocks a level.
+
+    Blocks ``net`` has and ``weights`` lacks keep their initialisation: their last convolution is zero, so with equal
+    widths they are the identity and the grown network computes exactly what the trained one did (function-preserving
+    growth, as in Net2Net, Chen et al. 2016). Anything else that does not match is an error.
+    """
+    own = net.state_dict()
+    unknown = sorted(k for k in weights if k not in own or own[k].shape != weights[k].shape)
+    if unknown:
+        raise InputError(f"--init-from: the trained network does not fit this one ({unknown[0]}); "
+                         "use the same --base, --mults and --channels")
+    blocks = {k.rsplit(".", 2)[0] for k in own if k not in weights}
+    for prefix in blocks:
+        block = net.get_submodule(prefix)
+        if not isinstance(block, ResBlock) or not isinstance(block.skip, torch.nn.Identity):
+            raise InputError(f"--init-from: {prefix} is new but is not an identity residual block")
+    net.load_state_dict({**own, **weights})
+
+
+def _load_checkpoint(path: str) -> dict:
+    checkpoint = Path(path)
+    if checkpoint.is_dir():
+        checkpoint = checkpoint / CHECKPOINT
+    if not checkpoint.exists():
+        raise InputError(f"{checkpoint}: no training checkpoint to start from (--init-from)")
+    return torch.load(checkpoint, map_location="cpu", weights_only=True)
 
 
 def _init_distributed() -> tuple[int, int]:

@@ -21,7 +21,8 @@ from scoreinv.cli import main
 from scoreinv.imageio import InputError
 from scoreinv.patches import refuse_test_set
 from scoreinv.paths import shared_dir
-from scoreinv.train import CHECKPOINT, TrainConfig, resumed_config, train
+from scoreinv.network import UNet
+from scoreinv.train import CHECKPOINT, TrainConfig, grow_into, resumed_config, train
 from cli_checks import one_line_error
 
 # A U-Net of 79k parameters on 16 px crops: about 60 steps a second on one thread
@@ -127,6 +128,48 @@ def test_resume_may_grow_steps(data_dir, tmp_path):
     state = load_checkpoint(config.run_dir / CHECKPOINT)
     assert state["step"] == 5 and state["config"]["steps"] == 5 and state["world_size"] == 1
     assert [r["step"] for r in log_records(config.run_dir) if "event" in r] == [0, 3]
+
+
+# Starting from a trained run, with more residual blocks (function-preserving growth)
+
+def test_grown_network_computes_what_the_trained_one_did():
+    torch.manual_seed(0)
+    small = UNet(base=8, mults=(1, 2), blocks=1)
+    with torch.no_grad():  # trained-looking weights: no zero convolution left
+        for p in small.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    big = UNet(base=8, mults=(1, 2), blocks=3)
+    grow_into(big, small.state_dict())
+    x, c_noise = torch.randn(2, 1, 20, 24), torch.tensor([-1.0, 0.2])
+    with torch.no_grad():
+        torch.testing.assert_close(big(x, c_noise), small(x, c_noise), rtol=0, atol=1e-6)
+    assert sum(p.numel() for p in big.parameters()) > sum(p.numel() for p in small.parameters())
+
+
+def test_growth_refuses_a_network_of_another_width():
+    with pytest.raises(InputError, match="does not fit"):
+        grow_into(UNet(base=16, mults=(1, 2), blocks=2), UNet(base=8, mults=(1, 2), blocks=1).state_dict())
+
+
+def test_init_from_starts_a_deeper_run_from_the_trained_weights(data_dir, tmp_path):
+    out = tmp_path / "runs"
+    train(tiny_config(data_dir, "small", out, steps=3), progress=False)
+    source = load_checkpoint(out / "small" / CHECKPOINT)
+    config = tiny_config(data_dir, "deep", out, steps=1)
+    config.blocks, config.init_from, config.lr = 2, str(out / "small"), 0.0  # lr 0: the weights stay as loaded
+    train(config, progress=False)
+    deep = load_checkpoint(out / "deep" / CHECKPOINT)
+    assert deep["stats"] == source["stats"] and deep["config"]["init_from"] == str(out / "small")
+    for key, value in source["ema"].items():
+        torch.testing.assert_close(deep["net"][key], value)
+    assert len(deep["net"]) > len(source["ema"])
+
+
+def test_init_from_a_missing_run_is_one_line(cli, data_dir, tmp_path):
+    result = cli("train", data_dir, "--name", "x", "--out", tmp_path, "--blocks", "2",
+                 "--init-from", tmp_path / "nothing", *TINY)
+    one_line_error(result, "no training checkpoint")
+    assert not (tmp_path / "x" / CHECKPOINT).exists()
 
 
 # DistributedDataParallel on CPU
