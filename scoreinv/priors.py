@@ -152,6 +152,8 @@ def export_prior(checkpoint: Path, name: str, *, out: Path | None = None, data_d
         "ema": config["ema"], "final_loss": history[-1][1] if history else None,
         "exported": time.strftime("%Y-%m-%d"), "augmentation": AUGMENTATION,
     }
+    if config.get("init_from"):
+        card["init_from"] = _source_description(config["init_from"])
     if config["kind"] == "ct":
         from . import ct_units
 
@@ -159,6 +161,17 @@ def export_prior(checkpoint: Path, name: str, *, out: Path | None = None, data_d
                                 f"working size {ct_units.WORKING_SIZE}x{ct_units.WORKING_SIZE}")
     return write_prior(out / f"{name}.pt", weights=state["ema"], net_config=state["net_config"],
                        stats={**stats, "sigma_min": config["sigma_min"]}, card=card)
+
+
+def _source_description(init_from: str) -> str:
+    """What a run started from (``scoreinv train --init-from``): the source run's steps, hours and blocks."""
+    path = Path(init_from)
+    path = path / "checkpoint.pt" if path.is_dir() else path
+    if not path.is_file():
+        return f"{init_from} (no longer on disk)"
+    source = torch.load(path, map_location="cpu", weights_only=True)
+    return (f"{init_from}: step {source['step']}, {source['elapsed_seconds'] / 3600:.2f} h, "
+            f"{source['config']['blocks']} residual block(s) a level")
 
 
 def update_card(weights: Path, **fields) -> dict:
@@ -178,7 +191,7 @@ def card_markdown(card: dict) -> str:
              f"score matching on {card['data']}.", "", "| field | value |", "| --- | --- |"]
     for key in ("file", "sha256", "parameters", "channels", "crop", "batch", "steps", "wall_clock_hours", "device",
                 "world_size", "training_precision", "weights_dtype", "sigma_min", "sigma_max", "data_mean",
-                "sigma_data", "final_loss", "range", "ct_intensity", "augmentation", "exported"):
+                "sigma_data", "final_loss", "init_from", "range", "ct_intensity", "augmentation", "exported"):
         if key in card and card[key] is not None:
             lines.append(f"| {key} | {card[key]} |")
     denoise = card.get("denoising_psnr")

@@ -21,6 +21,7 @@ from scoreinv.cli import main
 from scoreinv.imageio import InputError
 from scoreinv.patches import refuse_test_set
 from scoreinv.paths import shared_dir
+from scoreinv.priors import export_prior
 from scoreinv.network import UNet
 from scoreinv.train import CHECKPOINT, TrainConfig, grow_into, resumed_config, train
 from cli_checks import one_line_error
@@ -163,6 +164,9 @@ def test_init_from_starts_a_deeper_run_from_the_trained_weights(data_dir, tmp_pa
     for key, value in source["ema"].items():
         torch.testing.assert_close(deep["net"][key], value)
     assert len(deep["net"]) > len(source["ema"])
+    card = json.loads(export_prior(out / "deep" / CHECKPOINT, "deep", out=tmp_path / "priors",
+                                   data_description="generated").with_suffix(".json").read_text())
+    assert card["init_from"].startswith(f"{out / 'small'}: step 3,") and card["steps"] == 1
 
 
 def test_init_from_a_missing_run_is_one_line(cli, data_dir, tmp_path):
