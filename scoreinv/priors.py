@@ -165,8 +165,9 @@ def export_prior(checkpoint: Path, name: str, *, out: Path | None = None, data_d
 
 def _source_description(init_from: str) -> str:
     """What a run started from (``scoreinv train --init-from``): the source run's steps, hours and blocks."""
-    path = Path(init_from)
-    path = path / "checkpoint.pt" if path.is_dir() else path
+    from .train import checkpoint_file
+
+    path = checkpoint_file(init_from)
     if not path.is_file():
         return f"{init_from} (no longer on disk)"
     source = torch.load(path, map_location="cpu", weights_only=True)

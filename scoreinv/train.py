@@ -267,10 +267,14 @@ def grow_into(net: UNet, weights: dict) -> None:
     net.load_state_dict({**own, **weights})
 
 
+def checkpoint_file(path: str) -> Path:
+    """A run's checkpoint: ``path`` itself, or ``path/checkpoint.pt`` when ``path`` is a run folder."""
+    path = Path(path)
+    return path / CHECKPOINT if path.is_dir() else path
+
+
 def _load_checkpoint(path: str) -> dict:
-    checkpoint = Path(path)
-    if checkpoint.is_dir():
-        checkpoint = checkpoint / CHECKPOINT
+    checkpoint = checkpoint_file(path)
     if not checkpoint.exists():
         raise InputError(f"{checkpoint}: no training checkpoint to start from (--init-from)")
     return torch.load(checkpoint, map_location="cpu", weights_only=True)
