@@ -68,9 +68,13 @@ DEFAULTS = {
     "deblur-lowpass": Settings(method="pnp", steps=40, sigma_start=0.1, sigma_end=0.003, eta=1.0,
                                warm_start="baseline"),
     "sr": Settings(method="pnp", steps=20, sigma_start=0.1, sigma_end=0.01, eta=0.0, warm_start="baseline"),
-    # ct-test images 4-8, 2 threads: 20 / 30 / 40 steps 37.11 / 37.34 / 37.46 dB in 7.3 / 10.9 / 14.6 s. Its solves
-    # converge fast, so a CG budget only cost quality (40 steps at 0.25 √κ: 37.32 dB, 7.8 s)
-    "ct-sparse": Settings(method="pnp", steps=40, sigma_start=0.1, sigma_end=0.005, eta=0.0, warm_start="baseline"),
+    # ct-test images 4-8, 2 threads: 20 / 30 / 40 steps 37.11 / 37.34 / 37.46 dB in 7.3 / 10.9 / 14.6 s (a machine
+    # with native bf16). Where a network call costs 0.33 s (fp32, AVX2) the conjugate gradients of 40 unbudgeted
+    # steps (about 80 iterations a step) took it to 26 s; on images 4-5 a budget of ⌈0.35 √κ⌉ kept 40 steps under
+    # 20 s at −0.04 dB (39.72 → 39.68 dB, 26.0 → 17.4 s; 0.5 √κ: 39.71 dB, 20.2 s; 30 steps unbudgeted: 39.61 dB,
+    # 18.9 s; preconditioned solves: 40 % fewer iterations, 25.6 s, their FFTs cost what they save)
+    "ct-sparse": Settings(method="pnp", steps=40, sigma_start=0.1, sigma_end=0.005, eta=0.0, warm_start="baseline",
+                          cg_effort=0.35),
     # Conjugate gradients dominate the time here (90 views, 8 ms an iteration on 2 threads: ~4000 iterations a
     # reconstruction under the operator's own rule, at most 300 a step). Budgeting them by the step's condition
     # number, ⌈c √κ⌉ iterations, took ct-test images 4-8 from 28.95 dB in 45 s to 28.35 dB in 18 s (σ₀ = 0.3,

@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 
 from .denoiser import Denoiser
-from .devices import resolve_device
+from .devices import resolve_device, training_precision
 from .imageio import InputError
 from .network import ResBlock, UNet, parameter_count
 from .noise_levels import SIGMA_MIN, max_pairwise_distance
@@ -48,7 +48,7 @@ class TrainConfig:
     base: int = 32
     mults: tuple = (1, 2, 4, 8)
     blocks: int = 1
-    precision: str = "bf16"        # autocast dtype of the network during training
+    precision: str = "auto"        # autocast dtype of the network: "bf16", "fp16", "fp32", or "auto" (bf16 where native)
     sigma_min: float = SIGMA_MIN
     p_mean: float = -1.9           # log-normal part of the σ distribution, ln([0, 1] units)
     p_std: float = 1.2
@@ -167,10 +167,11 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     trained = net
     if world > 1:
         trained = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    precision = training_precision(device) if config.precision == "auto" else config.precision
     denoiser = Denoiser(trained, data_mean=stats["data_mean"], sigma_data=stats["sigma_data"],
-                        sigma_min=config.sigma_min, sigma_max=stats["sigma_max"], precision=config.precision)
+                        sigma_min=config.sigma_min, sigma_max=stats["sigma_max"], precision=precision)
     ema_denoiser = Denoiser(ema, data_mean=stats["data_mean"], sigma_data=stats["sigma_data"],
-                            sigma_min=config.sigma_min, sigma_max=stats["sigma_max"], precision=config.precision)
+                            sigma_min=config.sigma_min, sigma_max=stats["sigma_max"], precision=precision)
 
     def save() -> None:
         if rank != 0:
@@ -180,7 +181,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
                    "step": step, "elapsed_seconds": elapsed + time.monotonic() - started, "history": history,
                    "running_loss": running,
                    "stats": stats, "config": _plain(asdict(config)), "net_config": _plain(net.config),
-                   "parameters": parameter_count(net), "device": device.type, "world_size": world}
+                   "parameters": parameter_count(net), "device": device.type, "world_size": world,
+                   "precision": precision}
         tmp = checkpoint_path.with_suffix(".tmp")
         torch.save(payload, tmp)
         os.replace(tmp, checkpoint_path)
@@ -194,7 +196,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
         _log(run_dir, {"event": "resume" if resume else "start", "step": step, "world_size": world,
-                       "device": str(device), "parameters": parameter_count(net), **stats})
+                       "device": str(device), "precision": precision, "parameters": parameter_count(net), **stats})
     bar = Progress(config.steps, desc=config.name, enabled=progress and rank == 0, start=step, every=60)
     started = last_save = time.monotonic()
     running = state.get("running_loss") if state is not None else None  # the logged loss curve continues

@@ -85,6 +85,14 @@ def test_export_writes_weights_card_and_markdown(run_checkpoint, exported):
     assert card["augmentation"] == AUGMENTATION and AUGMENTATION in markdown
 
 
+def test_card_records_the_precision_training_ran_in(run_checkpoint, exported):
+    from scoreinv.devices import training_precision
+    card = json.loads(exported.with_suffix(".json").read_text())
+    state = torch.load(run_checkpoint, map_location="cpu", weights_only=True)
+    assert state["config"]["precision"] == "auto"  # the default, resolved on each machine that trains
+    assert card["training_precision"] == state["precision"] == training_precision(torch.device("cpu"))
+
+
 def test_export_command_without_measuring(cli, run_checkpoint, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -107,7 +115,7 @@ def test_export_of_a_missing_run_is_one_line(cli, tmp_path):
 def test_load_prior_gives_the_ema_weights(run_checkpoint, exported):
     denoiser = load_prior(str(exported), device="cpu")
     assert isinstance(denoiser, Denoiser) and denoiser.name == "mine" and denoiser.card["steps"] == 3
-    assert denoiser.precision == "bf16" and not denoiser.training and denoiser.channels == 1
+    assert denoiser.precision in ("bf16", "fp32") and not denoiser.training and denoiser.channels == 1
     assert denoiser.dihedral  # trained on flipped and rotated patches, says its card
     assert not any(p.requires_grad for p in denoiser.parameters())
     state = torch.load(run_checkpoint, map_location="cpu", weights_only=True)
@@ -117,6 +125,20 @@ def test_load_prior_gives_the_ema_weights(run_checkpoint, exported):
     assert denoiser.sigma_min == pytest.approx(state["config"]["sigma_min"])
     # also by the card's path
     assert load_prior(str(exported.with_suffix(".json")), device="cpu", precision="fp32").precision == "fp32"
+
+
+@pytest.mark.parametrize("avx512_bf16,amx,expected", [(False, False, "fp32"), (True, False, "bf16"),
+                                                       (False, True, "bf16")])
+def test_cpu_precision_is_bf16_only_where_the_processor_has_it(exported, monkeypatch, avx512_bf16, amx, expected):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    assert load_prior(str(exported), device="cpu").precision == expected
+    assert load_prior(str(exported), device="cpu", precision="bf16").precision == "bf16"  # asked for, given
+
+
+def test_cpu_precision_without_torch_s_capability_helpers_is_fp32(exported, monkeypatch):
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    assert load_prior(str(exported), device="cpu").precision == "fp32"
 
 
 @pytest.mark.parametrize("height,width", [(37, 53), (16, 16), (5, 3), (1, 1)])

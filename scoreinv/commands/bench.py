@@ -37,7 +37,7 @@ def bench_group():
 @click.option("--sigmas", default=None, help="Noise levels, e.g. 15/255,25/255,50/255 [default: the prior's].")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N images.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None,
-              help="Network arithmetic [default: bf16 on CPU, fp16 on CUDA].")
+              help="Network arithmetic [default: fp16 on CUDA, bf16 on CPUs that have it natively, else fp32].")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the figures here.")
 @device_option
 def denoise_command(prior, data, sigmas, limit, precision, json_path, device):

@@ -68,8 +68,8 @@ SIMULATE_ONLY = ("box", "missing")
 @click.option("--cg-effort", type=click.FloatRange(0, min_open=True), default=None,
               help="CT: conjugate-gradient iterations per data step, in units of the square root of its condition "
                    "number (more is slower and closer to the data) [default: the task's row, "
-                   f"{DEFAULTS['ct-limited'].cg_effort:g} for limited-angle CT, else the operator's own stopping "
-                   "rule].")
+                   f"{DEFAULTS['ct-sparse'].cg_effort:g} for sparse-view CT, {DEFAULTS['ct-limited'].cg_effort:g} "
+                   "for limited-angle CT].")
 @click.option("--self-ensemble/--no-self-ensemble", default=None,
               help="Cycle the prior through flips and 90° rotations, one a step (no extra cost) [default: on for "
                    "priors trained with them, as every shipped one is].")

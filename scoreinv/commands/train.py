@@ -22,7 +22,8 @@ from .common import Command
 @click.option("--base", type=click.IntRange(4), default=32, show_default=True, help="U-Net width at full resolution.")
 @click.option("--mults", default="1,2,4,8", show_default=True, help="Channel multipliers per level.")
 @click.option("--blocks", type=click.IntRange(1), default=1, show_default=True, help="Residual blocks per level.")
-@click.option("--precision", type=click.Choice(["bf16", "fp16", "fp32"]), default="bf16", show_default=True)
+@click.option("--precision", type=click.Choice(["auto", "bf16", "fp16", "fp32"]), default="auto", show_default=True,
+              help="Autocast dtype of the network; auto: bf16 where the device has it natively, else fp32.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False))
 @click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True)
