@@ -170,7 +170,7 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
     samples = torch.stack(samples)
     record = {**settings.__dict__, "n_levels": len(sigmas), "sigma_start": sigmas[0], "sigma_end": sigmas[-1],
               "sigma_y": sigma_y, "n_samples": n_samples, "seed": seed, "device": str(device),
-              "self_ensemble": self_ensemble,
+              "self_ensemble": self_ensemble, "precision": getattr(denoiser, "precision", None),
               "prior": getattr(denoiser, "name", type(denoiser).__name__),
               "prior_sha256": getattr(denoiser, "card", {}).get("sha256"), "task_family": family,
               "defaults_row": task_of(operator),

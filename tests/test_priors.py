@@ -292,3 +292,4 @@ def test_scoreinv_pretrained_makes_names_resolve_there(tmp_path, monkeypatch):
     result = reconstruct(operator.A(torch.rand(1, 1, 16, 16)), operator, steps=4, device="cpu")
     assert result.settings["prior"] == "natural-gray"
     assert result.settings["prior_sha256"] == gray.card["sha256"]
+    assert result.settings["precision"] == gray.precision  # the network arithmetic is part of the record
