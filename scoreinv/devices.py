@@ -36,9 +36,7 @@ def native_bf16(device: torch.device) -> bool:
 def inference_precision(device: torch.device) -> str:
     """The network arithmetic ``load_prior`` uses by default: fp16 on CUDA, bf16 on a CPU that has it natively
     (:func:`native_bf16`), float32 on other CPUs."""
-    if device.type == "cuda":
-        return "fp16"
-    return "bf16" if native_bf16(device) else "fp32"
+    return "fp16" if device.type == "cuda" else training_precision(device)
 
 
 def training_precision(device: torch.device) -> str:

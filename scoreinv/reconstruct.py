@@ -79,8 +79,8 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
         prior_weight: λ, the prior's weight against the measurement in plug-and-play's data step (DPIR; > 0;
             default: the task table's, 0.23 as in DPIR except where measured otherwise). Other methods ignore it.
         cg_effort: for operators whose data step runs conjugate gradients (CT), the iterations allowed per step
-            in units of √κ, κ = 1 + ‖A‖² γ its condition number (> 0; default: the task table's: 0.35 for
-            sparse-view and 0.13 for limited-angle CT; None is the operator's own stopping rule). Used by "pnp" and "dc".
+            in units of √κ, κ = 1 + ‖A‖² γ its condition number (> 0; default: the task table's, whose CT rows
+            set one; None is the operator's own stopping rule). Used by "pnp" and "dc".
         self_ensemble: cycle the prior through the 8 flips and 90° rotations, one a step (:class:`DihedralCycle`:
             no extra NFE); default on for priors trained with those augmentations (every shipped one), off for
             other denoisers, whose errors need not be equivariant.

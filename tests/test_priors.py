@@ -16,6 +16,7 @@ from conftest import TINY_STATS, smooth_picture, write_tiny_prior
 from scoreinv import load_prior
 from scoreinv.cli import main
 from scoreinv.denoiser import Denoiser
+from scoreinv.devices import inference_precision, training_precision
 from scoreinv.imageio import InputError
 from scoreinv.patches import AUGMENTATION
 from scoreinv.priors import export_prior, list_priors
@@ -86,7 +87,6 @@ def test_export_writes_weights_card_and_markdown(run_checkpoint, exported):
 
 
 def test_card_records_the_precision_training_ran_in(run_checkpoint, exported):
-    from scoreinv.devices import training_precision
     card = json.loads(exported.with_suffix(".json").read_text())
     state = torch.load(run_checkpoint, map_location="cpu", weights_only=True)
     assert state["config"]["precision"] == "auto"  # the default, resolved on each machine that trains
@@ -115,7 +115,8 @@ def test_export_of_a_missing_run_is_one_line(cli, tmp_path):
 def test_load_prior_gives_the_ema_weights(run_checkpoint, exported):
     denoiser = load_prior(str(exported), device="cpu")
     assert isinstance(denoiser, Denoiser) and denoiser.name == "mine" and denoiser.card["steps"] == 3
-    assert denoiser.precision in ("bf16", "fp32") and not denoiser.training and denoiser.channels == 1
+    assert denoiser.precision == inference_precision(torch.device("cpu"))
+    assert not denoiser.training and denoiser.channels == 1
     assert denoiser.dihedral  # trained on flipped and rotated patches, says its card
     assert not any(p.requires_grad for p in denoiser.parameters())
     state = torch.load(run_checkpoint, map_location="cpu", weights_only=True)
