@@ -123,6 +123,8 @@ class LinearOperator(nn.Module):
         noise: noise model used by ``measure`` (default ``GaussianNoise(0.0)``, i.e. noiseless).
     """
 
+    family = "other"  # what kind of problem the operator poses: "inpaint", "deblur", "sr", "ct" or "other"
+
     def __init__(self, *, noise: Optional[NoiseModel] = None) -> None:
         super().__init__()
         if noise is not None and not isinstance(noise, NoiseModel):

@@ -49,6 +49,8 @@ class Blur(LinearOperator):
         noise: noise model (default ``GaussianNoise(0.0)``).
     """
 
+    family = "deblur"
+
     def __init__(self, kernel: Union[torch.Tensor, np.ndarray], *, boundary: str = "circular",
                  noise: Optional[NoiseModel] = None) -> None:
         super().__init__(noise=noise)

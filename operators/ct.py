@@ -173,6 +173,8 @@ class ParallelBeamCT(LinearOperator):
         noise: noise model (default ``GaussianNoise(0.0)``; use ``PoissonNoise(photons)`` for low dose).
     """
 
+    family = "ct"
+
     def __init__(self, shape_hw: Sequence[int], angles_deg: Union[Sequence[float], np.ndarray, torch.Tensor], *,
                  detectors: Optional[int] = None, noise: Optional[NoiseModel] = None) -> None:
         super().__init__(noise=noise)

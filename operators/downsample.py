@@ -68,6 +68,8 @@ class Downsample(LinearOperator):
         noise: noise model (default ``GaussianNoise(0.0)``).
     """
 
+    family = "sr"
+
     def __init__(self, factor: int, *, filter: str = "box", noise: Optional[NoiseModel] = None) -> None:
         super().__init__(noise=noise)
         if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor) \

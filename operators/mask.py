@@ -32,6 +32,8 @@ class Mask(LinearOperator):
         noise: noise model (default ``GaussianNoise(0.0)``).
     """
 
+    family = "inpaint"
+
     def __init__(self, mask: Union[torch.Tensor, np.ndarray], *, noise: Optional[NoiseModel] = None) -> None:
         super().__init__(noise=noise)
         m = torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask)
