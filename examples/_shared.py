@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from scoreinv.figures import side_by_side
-from scoreinv.imageio import write_image
+from scoreinv.io.figures import side_by_side
+from scoreinv.io.images import write_image
 
 
 def add_solver_options(parser: argparse.ArgumentParser, figure: str, *, prior: str | None = None) -> None:
@@ -13,7 +13,7 @@ def add_solver_options(parser: argparse.ArgumentParser, figure: str, *, prior: s
     receives ``figure``)."""
     parser.add_argument("--prior", default=prior, help=f"prior name or NAME.pt [default: {prior or 'from the image'}]")
     parser.add_argument("--steps", type=int, default=None,
-                        help="network evaluations [default: the task's row of scoreinv.defaults]")
+                        help="network evaluations [default: the task's row of scoreinv.solve.settings]")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="cpu or cuda [default: cuda when available]")
     parser.add_argument("--out", type=Path, default=Path("."), help=f"folder for {figure}")

@@ -9,13 +9,12 @@ import argparse
 
 import torch
 import torch.nn.functional as F
+from _shared import add_solver_options, report
 
 import operators as ops
+from scoreinv.io.datasets import load_images
+from scoreinv.metrics.quality import psnr
 from scoreinv import reconstruct
-from scoreinv.datasets import load_images
-from scoreinv.metrics import psnr
-
-from _shared import add_solver_options, report
 
 
 def main(argv=None) -> dict:

@@ -8,14 +8,13 @@ from __future__ import annotations
 import argparse
 
 import torch
+from _shared import add_solver_options, report
 
 import operators as ops
-from scoreinv import reconstruct
 from scoreinv.baselines.inpainting import biharmonic
-from scoreinv.metrics import psnr
-from scoreinv.solve_inputs import read_picture, resize
-
-from _shared import add_solver_options, report
+from scoreinv.metrics.quality import psnr
+from scoreinv.problems.pictures import read_picture, resize
+from scoreinv import reconstruct
 
 
 def main(argv=None) -> dict:

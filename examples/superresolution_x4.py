@@ -8,15 +8,14 @@ from __future__ import annotations
 import argparse
 
 import torch
+from _shared import add_solver_options, report
 
 import operators as ops
-from scoreinv import reconstruct
 from scoreinv.baselines.upsampling import bicubic
-from scoreinv.figures import upsample_nearest
-from scoreinv.metrics import psnr
-from scoreinv.solve_inputs import read_picture, resize
-
-from _shared import add_solver_options, report
+from scoreinv.io.figures import upsample_nearest
+from scoreinv.metrics.quality import psnr
+from scoreinv.problems.pictures import read_picture, resize
+from scoreinv import reconstruct
 
 
 def main(argv=None) -> dict:

@@ -25,10 +25,10 @@ def one_line_error(result, *fragments, notes_allowed: bool = False) -> str:
 
 
 def make_reconstruct_diverge(monkeypatch) -> None:
-    """Patch ``scoreinv.reconstruct.reconstruct`` so that every result's mean holds a NaN (a diverged sampler)."""
+    """Patch ``scoreinv.solve.reconstruct.reconstruct`` so that every result's mean holds a NaN (a diverged sampler)."""
     import importlib
 
-    module = importlib.import_module("scoreinv.reconstruct")  # the attribute scoreinv.reconstruct is the function
+    module = importlib.import_module("scoreinv.solve.reconstruct")
     real = module.reconstruct
 
     def diverging(*args, **kwargs):

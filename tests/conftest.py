@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import operators as ops
-from scoreinv.paths import shared_dir
+from scoreinv.io.paths import shared_dir
 
 # Two shared CPU cores: one thread avoids oversubscription stalls (a run with 2 threads next to a busy process
 # can be 100x slower)
@@ -37,8 +37,8 @@ TINY_STATS = {"data_mean": 0.5, "sigma_data": 0.25, "sigma_min": 0.002, "sigma_m
 
 def write_tiny_prior(path: Path, *, channels: int = 1, kind: str = "natural", seed: int = 0) -> Path:
     """A randomly initialised U-Net (base 8, two levels) written as a prior NAME.pt + NAME.json + NAME.md."""
-    from scoreinv.network import UNet
-    from scoreinv.priors import write_prior
+    from scoreinv.model.network import UNet
+    from scoreinv.priors.cards import write_prior
 
     torch.manual_seed(seed)
     net = UNet(channels=channels, base=8, mults=(1, 2), blocks=1)

@@ -8,8 +8,8 @@ import torch
 import operators as O
 from scoreinv.baselines import BASELINES, baselines_for, deconvolution, inpainting, tomography, upsampling
 from scoreinv.baselines.tv import gradient, gradient_adjoint, total_variation, tv_objective, tv_solve
-from scoreinv.imageio import InputError
-from scoreinv.metrics import psnr
+from scoreinv.errors import InputError
+from scoreinv.metrics.quality import psnr
 
 
 @pytest.fixture(autouse=True)

@@ -15,18 +15,19 @@ import skimage.io
 import torch
 from click.testing import CliRunner
 
-from conftest import smooth_picture
+from scoreinv.bench.options import parse_shard, shard_from_env, shard_indices
 from scoreinv.bench.peers import DPS_WEIGHT
 from scoreinv.bench.report import merge_records
-from scoreinv.bench.tasks import parse_shard, shard_from_env, shard_indices
 from scoreinv.cli import main
-from scoreinv.figures import GAP, LABEL_HEIGHT
-from scoreinv.imageio import InputError, read_image
-from scoreinv.metrics import psnr
-from scoreinv.tasks import get_task, simulate
+from scoreinv.errors import InputError
+from scoreinv.io.figures import GAP, LABEL_HEIGHT
+from scoreinv.io.images import read_image
+from scoreinv.metrics.quality import psnr
+from scoreinv.problems.tasks import TASKS, get_task, simulate
+from scoreinv.solve.settings import default_settings
+
 from cli_checks import make_reconstruct_diverge, ok, one_line_error
-from scoreinv.defaults import default_settings
-from scoreinv.tasks import TASKS
+from conftest import smooth_picture
 
 GREY_TASKS = "inpaint-random,deblur-gauss,sr4"
 
@@ -226,7 +227,7 @@ def test_missing_peers_and_lpips_are_notes(tiny_priors, tmp_path, monkeypatch):
 
 
 def test_all_methods_and_samples(tiny_priors, tmp_path):
-    from scoreinv.reconstruct import METHODS
+    from scoreinv.solve.reconstruct import METHODS
 
     data = pictures(tmp_path / "data", 1)
     result = ok(invoke("bench", "tasks", "--tasks", "deblur-gauss", "--data", data, "--prior", tiny_priors["gray"],
@@ -342,7 +343,7 @@ def test_shard_helpers():
 
 def test_dps_weight_sweep_prints_one_row_a_run(tiny_priors, monkeypatch, capsys):
     from scoreinv.bench import tune_dps
-    from scoreinv.paths import shared_dir
+    from scoreinv.io.paths import shared_dir
 
     if shared_dir() is None or not (shared_dir() / "data" / tune_dps.TRAIN_IMAGE).exists():
         pytest.skip("needs ../shared/data/bsds500/train (the training image the sweep tunes on)")

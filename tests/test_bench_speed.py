@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from scoreinv.bench.speed import markdown_report, measure_speed, one_call_seconds, speed_problem
-from scoreinv.commands.bench_speed import speed_command
-from scoreinv.imageio import InputError
-from scoreinv.priors import load_prior
+from scoreinv.cli.bench_speed import speed_command
+from scoreinv.errors import InputError
+from scoreinv.priors.registry import load_prior
 
 POSITIVE = ("nfe", "seconds", "call_seconds", "network_seconds", "psnr_db", "steps")
 

@@ -16,10 +16,11 @@ from click.testing import CliRunner
 
 import operators as ops
 from scoreinv.cli import main
-from scoreinv.defaults import DEFAULTS
-from conftest import needs_kernels
+from scoreinv.solve.settings import DEFAULTS
+
 from cli_checks import make_reconstruct_diverge, ok
 from cli_checks import one_line_error as _one_line_error
+from conftest import needs_kernels
 
 
 def one_line_error(result, *fragments) -> str:
@@ -407,7 +408,7 @@ def test_error_option_misuse(cli, tiny_priors, write_picture):
 def test_error_in_a_real_process(tmp_path):
     """The installed entry point's behaviour: exit status 1, ``Error: …`` on stderr, no traceback."""
     env = {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
-    process = subprocess.run([sys.executable, "-m", "scoreinv.cli", "solve", "--task", "inpaint", "missing.png"],
+    process = subprocess.run([sys.executable, "-m", "scoreinv", "solve", "--task", "inpaint", "missing.png"],
                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert process.returncode == 1
     assert process.stderr.strip().splitlines() == ["Error: missing.png: no such file"]

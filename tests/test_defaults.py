@@ -5,11 +5,12 @@ import pytest
 import torch
 
 import operators as ops
-from conftest import SHARED, needs_kernels
-from scoreinv.defaults import DEFAULTS, default_eta, largest_hole_radius, lost_frequencies, task_of
-from scoreinv.reconstruct import METHODS
-from scoreinv.tasks import TASKS
+from scoreinv.problems.tasks import TASKS
+from scoreinv.solve.reconstruct import METHODS
+from scoreinv.solve.rows import largest_hole_radius, lost_frequencies, task_of
+from scoreinv.solve.settings import DEFAULTS, default_eta
 
+from conftest import SHARED, needs_kernels
 
 ROW = {"inpaint-random": "inpaint-random", "inpaint-box": "inpaint-box", "deblur-gauss": "deblur-lowpass",
        "deblur-motion": "deblur", "sr4": "sr", "ct-sparse": "ct-sparse", "ct-limited": "ct-limited"}
@@ -72,9 +73,9 @@ def test_eta_rule():
 
 
 def test_the_rows_prior_weight_reaches_plug_and_play(tiny_priors):
-    from scoreinv.imageio import InputError
-    from scoreinv.priors import load_prior
-    from scoreinv.reconstruct import reconstruct
+    from scoreinv.errors import InputError
+    from scoreinv.priors.registry import load_prior
+    from scoreinv.solve.reconstruct import reconstruct
 
     prior = load_prior(str(tiny_priors["gray"]), device="cpu", precision="fp32")
     operator = ops.Blur(ops.motion_kernel(5, 0.0), noise=ops.GaussianNoise(0.01))
@@ -90,9 +91,9 @@ def test_the_rows_prior_weight_reaches_plug_and_play(tiny_priors):
 
 
 def test_ct_rows_budget_their_conjugate_gradients(tiny_priors):
-    from scoreinv.imageio import InputError
-    from scoreinv.priors import load_prior
-    from scoreinv.reconstruct import reconstruct
+    from scoreinv.errors import InputError
+    from scoreinv.priors.registry import load_prior
+    from scoreinv.solve.reconstruct import reconstruct
 
     prior = load_prior(str(tiny_priors["ct"]), device="cpu", precision="fp32")
     operator = ops.ParallelBeamCT.limited_angle((16, 16), 90.0, 12, noise=ops.GaussianNoise(0.1))

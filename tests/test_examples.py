@@ -38,6 +38,14 @@ def test_example_runs(tiny_priors, tmp_path, capsys, name, prior, args):
     assert "dB" in capsys.readouterr().out
 
 
+def test_gallery_runs(tiny_priors, tmp_path, capsys):
+    out = tmp_path / "gallery.png"
+    load("gallery").main(["--size", "32", "--steps", "2", "--samples", "2", "--prior", str(tiny_priors["gray"]),
+                          "--ct-prior", str(tiny_priors["ct"]), "--out", str(out)])
+    assert out.is_file() and out.stat().st_size > 0
+    assert "dB" in capsys.readouterr().out
+
+
 def test_every_example_is_tested():
-    tested = {"inpaint_skimage", "deblur_levin", "superresolution_x4", "ct_sparse_view", "custom_operator"}
+    tested = {"inpaint_skimage", "deblur_levin", "superresolution_x4", "ct_sparse_view", "custom_operator", "gallery"}
     assert {path.stem for path in EXAMPLES.glob("*.py") if not path.stem.startswith("_")} == tested

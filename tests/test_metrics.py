@@ -6,9 +6,11 @@ import math
 import pytest
 import torch
 
-from scoreinv.imageio import InputError, read_image
-from scoreinv.metrics import LPIPS_WEIGHTS_FILE, lpips_distance, psnr, ssim
-from scoreinv.paths import shared_dir
+from scoreinv.errors import InputError
+from scoreinv.io.images import read_image
+from scoreinv.io.paths import shared_dir
+from scoreinv.metrics.perceptual import LPIPS_WEIGHTS_FILE, lpips_distance
+from scoreinv.metrics.quality import psnr, ssim
 
 SHARED = shared_dir()
 LPIPS_DATA = SHARED / "data" / "lpips" if SHARED else None

@@ -12,6 +12,7 @@ import operators as O
 from operators import LinearOperator
 
 from conftest import HAS_KERNELS, SHARED, needs_kernels
+
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
                                                                  reason="CUDA is not available"))]
 

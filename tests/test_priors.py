@@ -12,16 +12,20 @@ import skimage.io
 import torch
 from click.testing import CliRunner
 
-from conftest import TINY_STATS, smooth_picture, write_tiny_prior
 from scoreinv import load_prior
 from scoreinv.cli import main
-from scoreinv.denoiser import Denoiser
-from scoreinv.devices import inference_precision, training_precision
-from scoreinv.imageio import InputError
-from scoreinv.patches import AUGMENTATION
-from scoreinv.priors import export_prior, list_priors
-from scoreinv.train import CHECKPOINT, TrainConfig, train
+from scoreinv.errors import InputError
+from scoreinv.model.denoiser import Denoiser
+from scoreinv.model.devices import inference_precision, training_precision
+from scoreinv.priors.cards import export_prior
+from scoreinv.priors.registry import list_priors
+from scoreinv.training.checkpoints import CHECKPOINT
+from scoreinv.training.config import TrainConfig
+from scoreinv.training.loop import train
+from scoreinv.training.patches import AUGMENTATION
+
 from cli_checks import one_line_error
+from conftest import TINY_STATS, smooth_picture, write_tiny_prior
 
 CARD_FIELDS = {"name", "file", "sha256", "bytes", "parameters", "net_config", "kind", "channels", "data", "crop",
                "batch", "world_size", "steps", "wall_clock_hours", "device", "sigma_min", "sigma_max", "data_mean",

@@ -7,13 +7,13 @@ import pytest
 import torch
 
 import operators as ops
-from scoreinv.gaussian import GaussianDenoiser, smooth_covariance
-from scoreinv.guidance import DPS, DataConsistency, LikelihoodScore, Mixing, PlugAndPlay
-from scoreinv.likelihood import log_likelihood
-from scoreinv.noise_levels import geometric_sigmas, karras_sigmas, levels_for_dimension
-from scoreinv.samplers import (ancestral, annealed_langevin, ncsnv2_step_size, plug_and_play, predictor_corrector,
+from scoreinv.model.gaussian import GaussianDenoiser, smooth_covariance
+from scoreinv.sampling import (ancestral, annealed_langevin, ncsnv2_step_size, plug_and_play, predictor_corrector,
                                probability_flow)
-from scoreinv.samplers.langevin import ncsnv2_variance_ratio
+from scoreinv.sampling.guidance import DPS, DataConsistency, LikelihoodScore, Mixing, PlugAndPlay
+from scoreinv.sampling.langevin import ncsnv2_variance_ratio
+from scoreinv.sampling.likelihood import log_likelihood
+from scoreinv.sampling.schedules import geometric_sigmas, karras_sigmas, levels_for_dimension
 
 SHAPE = (1, 4, 4)
 N = 3000  # samples: the sampling error of a covariance entry is about sqrt(2 / N) ≈ 0.026 of its size

@@ -10,17 +10,19 @@ import torch
 from click.testing import CliRunner
 
 import operators as ops
-from conftest import TINY_STATS, smooth_picture
-from scoreinv import load_prior, reconstruct
+from scoreinv import load_prior
 from scoreinv.cli import main
-from scoreinv.denoiser import DihedralCycle
-from scoreinv.gaussian import GaussianDenoiser, smooth_covariance
-from scoreinv.guidance import PlugAndPlay
-from scoreinv.noise_levels import karras_sigmas
-from scoreinv.network import UNet
-from scoreinv.patches import AUGMENTATION
-from scoreinv.priors import write_prior
-from scoreinv.samplers import plug_and_play
+from scoreinv.model.gaussian import GaussianDenoiser, smooth_covariance
+from scoreinv.model.network import UNet
+from scoreinv.model.wrappers import DihedralCycle
+from scoreinv.priors.cards import write_prior
+from scoreinv.sampling import plug_and_play
+from scoreinv.sampling.guidance import PlugAndPlay
+from scoreinv.sampling.schedules import karras_sigmas
+from scoreinv import reconstruct
+from scoreinv.training.patches import AUGMENTATION
+
+from conftest import TINY_STATS, smooth_picture
 
 
 def ramp(x, sigma):  # noqa: ARG001 - a denoiser that is not equivariant: adds 0 → 1 along the last axis

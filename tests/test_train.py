@@ -16,15 +16,18 @@ import torch
 import torch.distributed as dist
 from click.testing import CliRunner
 
-from conftest import smooth_picture
 from scoreinv.cli import main
-from scoreinv.imageio import InputError
-from scoreinv.patches import refuse_test_set
-from scoreinv.paths import shared_dir
-from scoreinv.priors import export_prior
-from scoreinv.network import UNet
-from scoreinv.train import CHECKPOINT, TrainConfig, grow_into, resumed_config, train
+from scoreinv.errors import InputError
+from scoreinv.io.paths import shared_dir
+from scoreinv.model.network import UNet
+from scoreinv.priors.cards import export_prior
+from scoreinv.training.checkpoints import CHECKPOINT, grow_into
+from scoreinv.training.config import TrainConfig, resumed_config
+from scoreinv.training.loop import train
+from scoreinv.training.patches import refuse_test_set
+
 from cli_checks import one_line_error
+from conftest import smooth_picture
 
 # A U-Net of 79k parameters on 16 px crops: about 60 steps a second on one thread
 TINY = ["--base", "8", "--mults", "1,2", "--crop", "16", "--batch", "4", "--threads", "1", "--quiet"]
@@ -44,8 +47,8 @@ def child_env() -> dict:
 
 
 def train_module(*args) -> list[str]:
-    """The command line of ``python -m scoreinv.train ARGS``."""
-    return [sys.executable, "-m", "scoreinv.train", *[str(a) for a in args]]
+    """The command line of ``python -m scoreinv train ARGS``."""
+    return [sys.executable, "-m", "scoreinv", "train", *[str(a) for a in args]]
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -184,7 +187,7 @@ def test_ddp_two_cpu_processes_with_gloo(data_dir, tmp_path):
     out = tmp_path / "runs"
     # --standalone: a local rendezvous on a free port that torchrun picks itself
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "scoreinv.train", str(data_dir), "--name", "ddp", "--out", str(out), "--steps", "4", *TINY]
+               "-m", "scoreinv", "train", str(data_dir), "--name", "ddp", "--out", str(out), "--steps", "4", *TINY]
     result = subprocess.run(command, env=child_env(), capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
     checkpoint = out / "ddp" / CHECKPOINT

@@ -6,8 +6,8 @@ deviation in the measurement's units ([0, 1] image units except CT sinograms), `
 """
 from __future__ import annotations
 
-from . import deconvolution, inpainting, tomography, upsampling
-from ..imageio import InputError
+from scoreinv.baselines import deconvolution, inpainting, tomography, upsampling
+from scoreinv.errors import InputError
 
 BASELINES = {
     "inpaint": [("biharmonic", inpainting.biharmonic_baseline)],

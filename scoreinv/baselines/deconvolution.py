@@ -6,7 +6,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .tv import gradient, gradient_adjoint, tv_solve
+from scoreinv.baselines.tv import gradient, gradient_adjoint, tv_solve
 
 # Natural-image power spectrum S(ω) = κ / |ω|² (|ω| in cycles per pixel, S per pixel for intensities in [0, 1]).
 # The log-log least-squares fit (slope fixed at −2) of the mean periodogram of 60 greyscale BSDS500 *training*

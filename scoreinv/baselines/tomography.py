@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from .tv import tv_solve
+from scoreinv.baselines.tv import tv_solve
 
 TV_CT_C = 0.04  # λ = c · σ_eff · ‖A‖ for TV-CT; see :func:`tv`
 
@@ -29,7 +29,7 @@ def tv(y: torch.Tensor, op, *, sigma_y: float, weight: float | None = None, iter
     measured rays, √mean(exp(s·y) / (s² I₀)). c was chosen as the best mean PSNR over a grid on ct/*train*
     slices only (grid c ∈ {0.01, 0.02, 0.04, 0.08}; 4 slices, 60 views at I₀ = 1e5 and 30 views at 1e4);
     never on ct/test. Started from the clipped
-    FBP, x kept in [0, 1] (the attenuation scale of ``scoreinv.ct_units``, which includes x ≥ 0).
+    FBP, x kept in [0, 1] (the attenuation scale of ``scoreinv.problems.ct_units``, which includes x ≥ 0).
 
     Args:
         y: (B, C, n_angles, detectors) sinogram in the operator's units (line integrals in pixel lengths).

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..denoiser import Denoiser
-from ..progress import Progress
+from scoreinv.io.progress import Progress
+from scoreinv.model.denoiser import Denoiser
 
 FILTER_WIDTHS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)  # Gaussian filter σ candidates, pixels
 

@@ -1,10 +1,10 @@
 """The denoising figures of a prior as they go on its model card and in ``scoreinv bench denoise``."""
 from __future__ import annotations
 
-from ..datasets import load_images
-from ..patches import load_training_images
-from ..paths import require_shared
-from .denoise import denoise_benchmark
+from scoreinv.bench.denoise import denoise_benchmark
+from scoreinv.io.datasets import load_images
+from scoreinv.io.paths import require_shared
+from scoreinv.training.patches import load_training_images
 
 # (kind, channels) → (test set, noise levels in [0, 1] units)
 DENOISE_SETS = {

@@ -3,7 +3,7 @@ driven by *our* prior network and *our* operators, so that only the sampling alg
 
 DeepInverse (``pip install scoreinv[peers]``) is optional: without it :func:`skip_note` says so and no peer runs.
 The adapter follows DeepInverse's documented interfaces: a ``deepinv.models.Denoiser`` is called as
-``D(x, sigma)`` on images in [0, 1] with σ in [0, 1] units (our :class:`~scoreinv.denoiser.Denoiser`'s contract
+``D(x, sigma)`` on images in [0, 1] with σ in [0, 1] units (our :class:`~scoreinv.model.denoiser.Denoiser`'s contract
 too); a ``deepinv.physics.LinearPhysics`` takes ``A``, ``A_adjoint`` and a noise model, and its ``prox_l2(z, y,
 γ)`` is argmin_x ½‖A x − y‖² + 1/(2γ)‖x − z‖², which our operators compute in closed form where they can.
 """
@@ -65,7 +65,7 @@ def run_peer(name: str, y: torch.Tensor, operator, denoiser, *, sigma_y: float, 
         name: "dps" or "diffpir".
         y: the measurement (1, …) of ``operator``.
         operator: an ``operators.LinearOperator``.
-        denoiser: our prior, a :class:`~scoreinv.denoiser.Denoiser`.
+        denoiser: our prior, a :class:`~scoreinv.model.denoiser.Denoiser`.
         sigma_y: measurement noise std in y's units.
         steps: sampler iterations (default: :data:`USUAL_NFE`).
         weight: DPS's guidance weight λ on ‖A D(x) − y‖ (None: DeepInverse's default, 1); ignored by DiffPIR.

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import torch
 
-from ..imageio import InputError, atomic_path
+from scoreinv.errors import InputError
+from scoreinv.io.atomic import atomic_path
 
 RESULTS_JSON, RESULTS_CSV, SUMMARY_MD, FIGURE_PNG = "results.json", "results.csv", "summary.md", "figure.png"
 CSV_COLUMNS = ("image", "index", "task", "method", "kind", "default", "psnr", "ssim", "lpips", "seconds", "nfe",
@@ -167,7 +168,7 @@ def write_outputs(out, record: dict, *, figure: torch.Tensor | None = None, figu
             tmp.write_text(text)
         written.append(out / name)
     if figure is not None:
-        from ..imageio import write_image
+        from scoreinv.io.images import write_image
 
         written.append(write_image(out / FIGURE_PNG, figure))
     elif figure_from is not None:
@@ -189,8 +190,8 @@ def make_record(run, options, *, command: str, device) -> dict:
         command: the command line that reproduces it.
         device: the resolved torch device.
     """
-    from .peers import deepinv_version
-    from .tasks import memory_measure
+    from scoreinv.bench.memory import memory_measure
+    from scoreinv.bench.peers import deepinv_version
 
     rows = run.rows
     return {"format": FORMAT, "command": command, "date": now(), "machine": machine_info(device),
@@ -265,7 +266,7 @@ def comparison_figure(parts: dict, tasks: list) -> torch.Tensor | None:
         parts: task name → panels (see ``scoreinv.bench.tasks._figure_parts``).
         tasks: task names in row order.
     """
-    from ..figures import GAP, side_by_side
+    from scoreinv.io.figures import GAP, side_by_side
 
     rows = []
     for name in [name for name in tasks if name in parts]:
@@ -287,7 +288,7 @@ def comparison_figure(parts: dict, tasks: list) -> torch.Tensor | None:
 
 def _figure_row(part: dict) -> tuple:
     """(panels, labels) of one task's row."""
-    from ..figures import colour_map, sinogram_panel, std_map, upsample_nearest
+    from scoreinv.io.figures import colour_map, sinogram_panel, std_map, upsample_nearest
 
     truth = part["truth"].cpu()
     height, width = truth.shape[-2:]

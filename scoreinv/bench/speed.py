@@ -20,8 +20,9 @@ import time
 
 import torch
 
-from ..imageio import InputError
-from ..solve_inputs import DEFAULT_TASK, FAMILIES, read_ct_picture, read_picture, resize
+from scoreinv.errors import InputError
+from scoreinv.problems.measured import DEFAULT_TASK, FAMILIES
+from scoreinv.problems.pictures import read_ct_picture, read_picture, resize
 
 TIMED_TASKS = ("inpaint-random", "deblur-gauss", "sr4", "ct-sparse", "ct-limited")
 PICTURES = {"natural": "skimage:camera", "ct": "skimage:shepp_logan_phantom"}
@@ -33,12 +34,12 @@ def speed_problem(task: str, size: int, *, channels: int = 1, seed: int = 0):
     """(operator, y, truth) of a benchmark task on a ``size`` × ``size`` test picture.
 
     Args:
-        task: a task of :data:`scoreinv.tasks.TASKS`, e.g. "inpaint-random" or "ct-limited".
+        task: a task of :data:`scoreinv.problems.tasks.TASKS`, e.g. "inpaint-random" or "ct-limited".
         size: image side in pixels.
         channels: 1 (grey) or 3 (colour); CT is always grey.
         seed: seeds the random mask and the noise draw.
     """
-    from ..tasks import get_task, simulate
+    from scoreinv.problems.tasks import get_task, simulate
 
     spec = get_task(task)
     if spec.family == "ct":
@@ -52,7 +53,7 @@ def one_call_seconds(denoiser, shape: tuple, *, repeats: int = 5, device=None) -
     """Median wall-clock seconds of one bare denoiser call ``D(x, σ)`` on a random (B, C, H, W) input.
 
     Args:
-        denoiser: the prior (a :class:`scoreinv.denoiser.Denoiser`).
+        denoiser: the prior (a :class:`scoreinv.model.denoiser.Denoiser`).
         shape: input shape (B, C, H, W).
         repeats: timed calls after two warm-up calls.
         device: where to run (default: the denoiser's device).
@@ -81,14 +82,14 @@ def measure_task(denoiser, task: str, *, size: int, repeats: int = 5, device=Non
 
     Args:
         denoiser: the prior, already on ``device``.
-        task: a task of :data:`scoreinv.tasks.TASKS`.
+        task: a task of :data:`scoreinv.problems.tasks.TASKS`.
         size: image side in pixels.
         repeats: timed bare network calls before and again after the reconstruction (their median is "one call").
         device: "cpu", "cuda", or None (CUDA if available).
         progress: draw the sampler's progress bar on stderr.
     """
-    from ..metrics import psnr
-    from ..reconstruct import reconstruct
+    from scoreinv.metrics.quality import psnr
+    from scoreinv.solve.reconstruct import reconstruct
 
     operator, y, truth = speed_problem(task, size, channels=denoiser.channels or 1)
     shape = tuple(truth.shape)
@@ -117,7 +118,7 @@ def peak_memory(prior: str, *, family: str = "inpaint", size: int = 512, device=
         device: "cpu", "cuda", or None (CUDA if available).
         threads: torch CPU threads of the measuring process (0: torch's default).
     """
-    from ..devices import resolve_device
+    from scoreinv.model.devices import resolve_device
 
     device = resolve_device(device)
     request = {"prior": prior, "family": family, "size": size, "device": str(device), "threads": threads}
@@ -148,9 +149,9 @@ def measure_speed(prior: str = "natural-gray", *, ct_prior: str | None = "ct", s
         progress: draw the samplers' progress bars on stderr.
         log: called with a line of text before each measurement (e.g. ``click.echo``), or None.
     """
-    from ..devices import resolve_device
-    from ..priors import load_prior
-    from ..tasks import get_task
+    from scoreinv.model.devices import resolve_device
+    from scoreinv.priors.registry import load_prior
+    from scoreinv.problems.tasks import get_task
 
     if size < MIN_SIZE or (memory_size is not None and memory_size < MIN_SIZE):
         raise InputError(f"sizes must be at least {MIN_SIZE} pixels (the deblur kernel is 25x25), got {size} and "
@@ -224,8 +225,8 @@ def markdown_report(report: dict) -> str:
 
 def _measure_memory(request: dict) -> dict:
     """Load the prior, build the problem and reconstruct once, as ``request`` says; the memory figures."""
-    from ..priors import load_prior
-    from ..reconstruct import reconstruct
+    from scoreinv.priors.registry import load_prior
+    from scoreinv.solve.reconstruct import reconstruct
 
     if request.get("threads"):
         torch.set_num_threads(int(request["threads"]))

@@ -15,12 +15,12 @@ import time
 
 import torch
 
-from ..imageio import read_image
-from ..metrics import psnr
-from ..paths import require_shared
-from ..priors import load_prior
-from ..tasks import get_task, simulate
-from .peers import run_peer
+from scoreinv.bench.peers import run_peer
+from scoreinv.io.images import read_image
+from scoreinv.io.paths import require_shared
+from scoreinv.metrics.quality import psnr
+from scoreinv.priors.registry import load_prior
+from scoreinv.problems.tasks import get_task, simulate
 
 TRAIN_IMAGE = "bsds500/train/100075.jpg"
 

@@ -1,0 +1,194 @@
+"""``scoreinv bench …``: benchmarks that print figures."""
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import click
+
+from scoreinv.cli.common import Group, device_option
+from scoreinv.errors import InputError
+from scoreinv.solve.reconstruct import METHODS
+
+
+def parse_sigmas(text: str) -> list[float]:
+    """"15/255,25/255" or "0.05" → [0.0588…, …] ([0, 1] units)."""
+    values = []
+    for part in text.split(","):
+        try:
+            num, _, den = part.strip().partition("/")
+            values.append(float(num) / (float(den) if den else 1.0))
+        except ValueError:
+            raise InputError(f"--sigmas takes numbers such as 25/255,0.05, got {part!r}") from None
+        if not values[-1] > 0:
+            raise InputError(f"noise levels must be > 0, got {part!r}")
+    return values
+
+
+@click.group("bench", cls=Group)
+def bench_group():
+    """Benchmarks that print figures (quality, speed)."""
+
+
+@bench_group.command("denoise")
+@click.option("--prior", default="natural-gray", show_default=True, help="A shipped prior's name or a NAME.pt path.")
+@click.option("--data", default=None, help="set12, bsd68, cbsd68, ct-test or a folder [default: the prior's test set].")
+@click.option("--sigmas", default=None, help="Noise levels, e.g. 15/255,25/255,50/255 [default: the prior's].")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N images.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None,
+              help="Network arithmetic [default: fp16 on CUDA, bf16 on CPUs that have it natively, else fp32].")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the figures here.")
+@device_option
+def denoise_command(prior, data, sigmas, limit, precision, json_path, device):
+    """PSNR of one call D(y, σ) on Gaussian-noised test images, beside a Gaussian filter whose width is
+    chosen on training images.
+
+    \b
+    Examples:
+      scoreinv bench denoise --prior natural-gray --data set12 --sigmas 15/255,25/255,50/255
+      scoreinv bench denoise --prior ct --data ct-test --sigmas 0.05
+    """
+    from scoreinv.bench.denoise_report import DENOISE_SETS, measure_denoising
+    from scoreinv.io.atomic import atomic_path
+    from scoreinv.priors.registry import load_prior
+
+    denoiser = load_prior(prior, device=device, precision=precision)
+    default_data, default_sigmas = DENOISE_SETS[(denoiser.card["kind"], denoiser.card["channels"])]
+    report, command = measure_denoising(denoiser, prior, dataset=data or default_data,
+                                        sigmas=parse_sigmas(sigmas) if sigmas else default_sigmas, limit=limit)
+    click.echo(f"\n{command}  ({report['images']} images, {report['precision']})")
+    click.echo("| sigma | prior PSNR (dB) | Gaussian filter PSNR (dB) |\n| --- | --- | --- |")
+    for label, value in report["psnr"].items():
+        click.echo(f"| {label} | {value:.2f} | {report['gaussian_filter_psnr'].get(label, float('nan')):.2f} |")
+    if json_path:
+        with atomic_path(json_path) as tmp:
+            tmp.write_text(json.dumps(report, indent=1))
+
+
+@bench_group.command("tasks")
+@click.option("--tasks", "task_names", default=None,
+              help="Comma-separated tasks, e.g. inpaint-random,deblur-gauss,sr4 [default: every grey task; the CT "
+                   "tasks for ct-test].")
+@click.option("--data", default="set12", show_default=True,
+              help="set12, bsd68, cbsd68, ct-test (from ../shared/data) or a folder of images (read as CT "
+                   "slices, 16-bit HU + 1024 PNGs at their own size, when every task is a CT task).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N images.")
+@click.option("--prior", default=None,
+              help="A prior's name or NAME.pt path for every task [default: natural-gray / natural-color by the "
+                   "images' channels, ct for CT tasks].")
+@click.option("--all-methods", is_flag=True,
+              help=f"Run every guidance method ({', '.join(METHODS)}), not only each task's default.")
+@click.option("--peers", is_flag=True, help="Also run DeepInverse's DPS and DiffPIR with the same prior "
+                                            "(needs pip install scoreinv[peers]).")
+@click.option("--peer-steps", type=click.IntRange(1), default=None,
+              help="The peers' iterations [default: their usual NFE, DPS 1000, DiffPIR 100].")
+@click.option("--shard", default=None,
+              help="i/n: take images i, i+n, i+2n, ... (0-based) [default: RANK/WORLD_SIZE under torchrun, else "
+                   "all]; combine the parts with 'scoreinv bench merge'.")
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
+              help="Output folder: results.json, results.csv, summary.md, figure.png.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Measurement noise and samplers use SEED + the image's index.")
+@device_option
+@click.option("--steps", type=click.IntRange(1), default=None,
+              help="scoreinv's network evaluations per sample [default: each task family's, see "
+                   "scoreinv.solve.settings].")
+@click.option("--samples", type=click.IntRange(1), default=1, show_default=True,
+              help="scoreinv's posterior samples per image (their mean is scored; NFE counts all of them).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def tasks_command(task_names, data, limit, prior, all_methods, peers, peer_steps, shard, out, seed, device, steps,
+                  samples, quiet):
+    """Quality of scoreinv on the benchmark tasks beside classical baselines (and DeepInverse peers): PSNR, SSIM,
+    LPIPS, seconds, NFE and peak memory per image, on the same simulated measurements for every method.
+
+    \b
+    Writes OUT/results.json, results.csv, summary.md and figure.png (rows: tasks; columns: truth, measurement,
+    best baseline, scoreinv, std map, for the data set's first image) and prints the table. When --samples is 1,
+    the figure's std map comes from an extra 2-sample run on that image, which is not scored.
+
+    \b
+    Examples:
+      scoreinv bench tasks --data set12 --out bench/set12
+      scoreinv bench tasks --data ct-test --out bench/ct --all-methods
+      scoreinv bench tasks --data cbsd68 --limit 10 --tasks inpaint-random,sr4 --out bench/cbsd68
+      scoreinv bench tasks --data bsd68 --shard 0/4 --out bench/part0   # ... 3/4, then bench merge
+    """
+    from scoreinv.bench.options import BenchOptions, parse_shard, parse_tasks, shard_from_env
+    from scoreinv.bench.report import comparison_figure, make_record, write_outputs
+    from scoreinv.bench.runner import run_benchmark
+    from scoreinv.model.devices import resolve_device
+
+    names = parse_tasks(task_names, data)
+    parts = parse_shard(shard) if shard else shard_from_env()
+    out = Path(out) / f"shard-{parts[0]}-of-{parts[1]}" if parts and not shard else Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file, expected a folder")
+    if Path(data).is_dir() and out.resolve() == Path(data).resolve():
+        raise InputError(f"--out {out} is the --data folder; its figure.png would join the images, choose another")
+    resolved = resolve_device(device)
+    options = BenchOptions(tasks=names, data=data, limit=limit, prior=prior, all_methods=all_methods, peers=peers,
+                           shard=parts or (0, 1), seed=seed, device=str(resolved), steps=steps, samples=samples,
+                           peer_steps=peer_steps, progress=not quiet)
+    run = run_benchmark(options)
+    record = make_record(run, options, command=_tasks_command_line(options, out), device=resolved)
+    figure = comparison_figure(run.figure_parts, list(names))
+    write_outputs(out, record, figure=figure)
+    _report(record, out)
+    if parts and not shard:
+        click.echo(f"shard {parts[0]}/{parts[1]} (from RANK/WORLD_SIZE); combine the parts with: scoreinv bench merge "
+                   f"{shlex.quote(str(out.parent))}/shard-*-of-{parts[1]} -o {shlex.quote(str(out.parent))}", err=True)
+
+
+@bench_group.command("merge")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
+              help="Output folder for the combined results.json, results.csv, summary.md (and figure.png).")
+def merge_command(inputs, out):
+    """Combine the results of 'scoreinv bench tasks --shard i/n' runs (folders or results.json files) into one
+    table. Runs may differ in --limit only, so a run on the first N images can be extended with later ones.
+
+    \b
+    Examples:
+      scoreinv bench merge bench/part0 bench/part1 bench/part2 bench/part3 -o bench/bsd68
+      scoreinv bench merge bench/first3 bench/fourth -o bench/first4   # the second run: --limit 4 --shard 3/4
+    """
+    from scoreinv.bench.report import FIGURE_PNG, merge_records, read_record, write_outputs
+
+    records = [read_record(path) for path in inputs]
+    command = "scoreinv bench merge " + " ".join(shlex.quote(p) for p in inputs) + f" -o {shlex.quote(out)}"
+    record = merge_records(records, list(inputs), command=command)
+    folders = [Path(p) if Path(p).is_dir() else Path(p).parent for p in inputs]
+    figures = [folder / FIGURE_PNG for folder in folders if (folder / FIGURE_PNG).is_file()]
+    write_outputs(out, record, figure_from=figures[0] if figures else None)
+    _report(record, Path(out))
+
+
+def _tasks_command_line(options, out: Path) -> str:
+    """The command line that reproduces a run, every option spelled out."""
+    parts = ["scoreinv", "bench", "tasks", "--tasks", ",".join(options.tasks), "--data", options.data]
+    optional = [("--limit", options.limit), ("--prior", options.prior), ("--peer-steps", options.peer_steps),
+                ("--steps", options.steps)]
+    parts += [str(v) for flag, value in optional if value is not None for v in (flag, value)]
+    parts += ["--all-methods"] if options.all_methods else []
+    parts += ["--peers"] if options.peers else []
+    parts += ["--shard", f"{options.shard[0]}/{options.shard[1]}"] if options.shard[1] > 1 else []
+    parts += ["--samples", str(options.samples), "--seed", str(options.seed), "--device", options.device,
+              "--out", str(out)]
+    return shlex.join(parts)
+
+
+def _report(record: dict, out: Path) -> None:
+    """Print the table, the notes (stderr) and what was written."""
+    from scoreinv.bench.report import markdown_table
+
+    click.echo(markdown_table(record["summary"]))
+    for note in record["notes"]:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"wrote {out}/ (results.json, results.csv, summary.md"
+               + (", figure.png" if (out / "figure.png").is_file() else "") + ")", err=True)
+
+
+from scoreinv.cli.bench_speed import speed_command  # noqa: E402 - its own file; registered in the group here
+
+bench_group.add_command(speed_command)

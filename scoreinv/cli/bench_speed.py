@@ -1,0 +1,53 @@
+"""``scoreinv bench speed``: seconds, NFE, sampler overhead and peak memory of the default reconstructions."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from scoreinv.cli.common import Command, device_option
+from scoreinv.problems.measured import FAMILIES
+
+
+@click.command("speed", cls=Command)
+@click.option("--prior", default="natural-gray", show_default=True,
+              help="Prior of inpaint, deblur and sr: a shipped prior's name or a NAME.pt path.")
+@click.option("--ct-prior", default="ct", show_default=True,
+              help="Prior of the CT tasks (skipped with a note when it is not there).")
+@click.option("--size", type=click.IntRange(32), default=256, show_default=True,
+              help="Side in pixels of the timed reconstructions.")
+@click.option("--memory-size", type=click.IntRange(0), default=512, show_default=True,
+              help="Side in pixels of the peak-memory reconstruction, at least 32 (0: skip it).")
+@click.option("--memory-task", type=click.Choice(FAMILIES), default="inpaint", show_default=True,
+              help="Task family of the peak-memory reconstruction.")
+@click.option("--repeats", type=click.IntRange(1), default=5, show_default=True,
+              help="Timed bare network calls; their median is 'one call'.")
+@click.option("--threads", type=click.IntRange(0), default=0, show_default=True,
+              help="torch CPU threads (0: torch's default, all cores).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the figures here.")
+@device_option
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def speed_command(prior, ct_prior, size, memory_size, memory_task, repeats, threads, json_path, device, quiet):
+    """Time one default reconstruction per task (inpaint-random, deblur-gauss, sr4; ct-sparse and ct-limited
+    when the CT prior exists) and measure peak memory; prints a Markdown table.
+
+    Per task: total seconds of reconstruct() with its defaults, NFE, the median seconds of one bare network call
+    D(x, σ), and the sampler overhead = total / (NFE × one call) − 1. Peak memory: the peak RSS of a fresh
+    process on CPU, torch.cuda.max_memory_allocated on CUDA.
+
+    \b
+    Examples:
+      scoreinv bench speed
+      scoreinv bench speed --prior natural-gray --size 256 --memory-size 512 --json speed.json
+      scoreinv bench speed --prior runs/mine.pt --memory-size 0 --device cpu --threads 2
+    """
+    from scoreinv.bench.speed import markdown_report, measure_speed
+    from scoreinv.io.atomic import atomic_path
+
+    report = measure_speed(prior, ct_prior=ct_prior, size=size, memory_size=memory_size or None,
+                           memory_family=memory_task, repeats=repeats, device=device, threads=threads,
+                           progress=not quiet, log=None if quiet else lambda line: click.echo(line, err=True))
+    click.echo(markdown_report(report), nl=False)
+    if json_path:
+        with atomic_path(json_path) as tmp:
+            tmp.write_text(json.dumps(report, indent=1) + "\n")

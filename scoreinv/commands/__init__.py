@@ -1,1 +1,0 @@
-"""The click commands of ``scoreinv``; each file holds one command and only parses and prints."""

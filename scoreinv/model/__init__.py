@@ -1,0 +1,1 @@
+"""The model: the denoiser contract, EDM preconditioning, the network, devices and precision."""

@@ -1,0 +1,1 @@
+"""Trained priors: the registry of shipped ones, loading, model cards and export."""

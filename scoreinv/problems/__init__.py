@@ -1,0 +1,1 @@
+"""Problems: benchmark tasks, and the measurements and operators users bring or simulate."""

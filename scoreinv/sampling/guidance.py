@@ -1,0 +1,193 @@
+"""Measurement guidance: how a sampler is pulled toward consistency with y = A x + n.
+
+Every sampler in :mod:`scoreinv.sampling` calls a guidance through two hooks only:
+
+* ``denoised(denoiser, x, sigma)``: the guided estimate x̂₀ ≈ E[x₀ | x_σ, y]; the guided score is
+  ``(x̂₀ − x) / σ²``. Unguided, this is ``D(x, σ)``.
+* ``noisy(x, sigma, generator)``: an adjustment of the noisy iterate itself (only the λ-mixing of Song et al.
+  2022 uses it); unguided, the identity.
+
+The noise variance r² of x₀ given x_σ, shared by several rules below, is taken from a Gaussian prior with the
+training data's variance σ_d²: r²(σ) = σ² σ_d² / (σ² + σ_d²) (exact when the prior is that Gaussian).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+class Guidance:
+    """No measurement: unconditional sampling."""
+
+    def denoised(self, denoiser, x: torch.Tensor, sigma: float) -> torch.Tensor:
+        return denoiser(x, sigma)
+
+    def noisy(self, x: torch.Tensor, sigma: float, generator: torch.Generator | None) -> torch.Tensor:
+        return x
+
+
+class _Measured(Guidance):
+    """Shared state of the guidances: the operator, the measurement and its noise level."""
+
+    def __init__(self, operator, y: torch.Tensor, *, sigma_y: float, sigma_data: float, x_shape):
+        if sigma_y < 0:
+            raise ValueError(f"sigma_y must be >= 0, got {sigma_y}")
+        self.operator, self.y, self.sigma_y, self.sigma_data = operator, y, float(sigma_y), float(sigma_data)
+        self.x_shape = tuple(x_shape)
+        self._norm = None
+
+    @property
+    def norm(self) -> float:
+        """‖A‖₂ by power iteration, computed once."""
+        if self._norm is None:
+            self._norm = float(self.operator.norm(self.x_shape))
+        return self._norm
+
+    def posterior_variance(self, sigma: float) -> float:
+        """r²(σ) = σ² σ_d² / (σ² + σ_d²): variance of x₀ given x_σ under a Gaussian prior of variance σ_d²."""
+        return sigma ** 2 * self.sigma_data ** 2 / (sigma ** 2 + self.sigma_data ** 2)
+
+
+class LikelihoodScore(_Measured):
+    """Noise-annealed likelihood score (Jalal et al. 2021; Song et al. 2021, conditional sampling).
+
+    Adds ∇ log p(y | x_σ) ≈ Aᵀ(y − A x) / (σ_y² + ‖A‖² σ²) to the prior score: y − A x_σ carries the
+    measurement noise σ_y and the iterate's noise σ seen through A, whose variance is at most ‖A‖² σ².
+    In x̂₀ form: x̂₀ = D(x, σ) + σ² Aᵀ(y − A x) / (σ_y² + ‖A‖² σ²).
+
+    Args:
+        operator: a linear operator with ``A``, ``A_adjoint``, ``norm``.
+        y: measurement (B, ...), shaped like ``operator.A(x)``.
+        sigma_y: measurement noise standard deviation ([0, 1] image units).
+        sigma_data: the prior's data standard deviation (unused here; kept for one constructor).
+        x_shape: shape of the image (B, C, H, W), for ‖A‖.
+    """
+
+    def denoised(self, denoiser, x, sigma):
+        residual = self.y - self.operator.A(x)
+        weight = sigma ** 2 / (self.sigma_y ** 2 + self.norm ** 2 * sigma ** 2)
+        return denoiser(x, sigma) + weight * self.operator.A_adjoint(residual)
+
+
+class DataConsistency(_Measured):
+    """Data consistency on the denoised estimate (DDNM, Wang et al. 2023; DiffPIR, Zhu et al. 2023).
+
+    x̂₀ = argmin_z ‖y − A z‖² / σ_y² + ‖z − D(x, σ)‖² / r²(σ), i.e. the exact E[x₀ | x_σ, y] when p(x₀ | x_σ) is
+    N(D(x, σ), r² I). With σ_y = 0 this is the projection z = D + A⁺(y − A D) (observed pixels kept exactly);
+    with σ_y > 0, the operator's ``prox_l2`` with γ = r² / σ_y² (closed form or conjugate gradients).
+
+    Args:
+        operator: a linear operator with ``A``, ``A_dagger``, ``prox_l2``.
+        y: measurement, shaped like ``operator.A(x)``.
+        sigma_y: measurement noise standard deviation ([0, 1] image units).
+        sigma_data: σ_d of the prior's training data, for r²(σ).
+        x_shape: shape of the image (B, C, H, W).
+        cg_effort: where ``prox_l2`` runs conjugate gradients (CT), stop each step after ⌈cg_effort · √κ⌉
+            iterations, κ = 1 + ‖A‖² γ the condition number of its system (CG needs a few √κ to converge, so the
+            budget follows the noise level: long solves early, short ones late); None (default): the operator's
+            own stopping rule. Closed-form proxes ignore it.
+    """
+
+    def __init__(self, operator, y, *, sigma_y: float, sigma_data: float, x_shape, cg_effort: float | None = None):
+        super().__init__(operator, y, sigma_y=sigma_y, sigma_data=sigma_data, x_shape=x_shape)
+        if cg_effort is not None and not cg_effort > 0:
+            raise ValueError(f"cg_effort must be > 0 or None, got {cg_effort}")
+        self.cg_effort = cg_effort
+
+    def denoised(self, denoiser, x, sigma):
+        return self.consistent(denoiser(x, sigma), sigma)
+
+    def consistent(self, estimate: torch.Tensor, sigma: float) -> torch.Tensor:
+        if self.sigma_y == 0:
+            return estimate + self.operator.A_dagger(self.y - self.operator.A(estimate))
+        gamma = self.posterior_variance(sigma) / self.sigma_y ** 2
+        if self.cg_effort is None:
+            return self.operator.prox_l2(estimate, self.y, gamma)
+        budget = math.ceil(self.cg_effort * math.sqrt(1 + self.norm ** 2 * gamma))
+        return self.operator.prox_l2(estimate, self.y, gamma, max_iter=budget)
+
+
+DPIR_PRIOR_WEIGHT = 0.23   # λ of Zhang et al. 2021 (DPIR)
+
+
+class PlugAndPlay(DataConsistency):
+    """The data-consistency step of plug-and-play HQS (Zhang et al. 2021, DPIR), weighted by DPIR's rule.
+
+    x̂₀ = argmin_z ‖y − A z‖² / σ_y² + λ ‖z − D(x, σ)‖² / σ², i.e. :class:`DataConsistency` with r² = σ² / λ and
+    DPIR's λ = 0.23. A plug-and-play iterate is not x₀ + σ n: D(x, σ) then over-smooths by about what it takes for
+    noise of level σ, so its error is of order σ (not the smaller MMSE error r²(σ) of a fresh noisy image) and the
+    data are trusted more. With σ_y = 0 this is the projection, as in :class:`DataConsistency`.
+
+    Args:
+        operator: a linear operator with ``A``, ``A_dagger``, ``prox_l2``.
+        y: measurement, shaped like ``operator.A(x)``.
+        sigma_y: measurement noise standard deviation ([0, 1] image units).
+        sigma_data: unused (one constructor for all guidances).
+        x_shape: shape of the image (B, C, H, W).
+        lam: λ, the prior's weight relative to the measurement's (DPIR: 0.23).
+        cg_effort: conjugate-gradient budget of the data step, as in :class:`DataConsistency`.
+    """
+
+    def __init__(self, operator, y, *, sigma_y: float, sigma_data: float, x_shape, lam: float = DPIR_PRIOR_WEIGHT,
+                 cg_effort: float | None = None):
+        super().__init__(operator, y, sigma_y=sigma_y, sigma_data=sigma_data, x_shape=x_shape, cg_effort=cg_effort)
+        if not lam > 0:
+            raise ValueError(f"lam must be > 0, got {lam}")
+        self.lam = float(lam)
+
+    def posterior_variance(self, sigma: float) -> float:
+        return sigma ** 2 / self.lam
+
+
+class DPS(_Measured):
+    """Diffusion posterior sampling (Chung et al. 2023): a gradient step on ‖y − A D(x, σ)‖ through D.
+
+    x̂₀ = D(x, σ) − ζᵢ ∇ₓ‖y − A D(x, σ)‖² with DPS's normalised step ζᵢ = ζ / ‖y − A D(x, σ)‖; ζ = 0.5 is the
+    paper's ζ = 1 rescaled from [−1, 1] to [0, 1] images. Needs no A⁺, only A and Aᵀ (through autograd);
+    costs one backward pass through the network per step.
+
+    Args:
+        operator: a linear operator with ``A`` (differentiable).
+        y: measurement, shaped like ``operator.A(x)``.
+        sigma_y: measurement noise ([0, 1] units; recorded, the step rule does not use it).
+        sigma_data: unused (one constructor for all guidances).
+        x_shape: shape of the image (B, C, H, W).
+        zeta: the step scale ζ.
+    """
+
+    def __init__(self, operator, y, *, sigma_y: float, sigma_data: float, x_shape, zeta: float = 0.5):
+        super().__init__(operator, y, sigma_y=sigma_y, sigma_data=sigma_data, x_shape=x_shape)
+        self.zeta = float(zeta)
+
+    def denoised(self, denoiser, x, sigma):
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            estimate = denoiser(x, sigma)
+            residual = (self.y - self.operator.A(estimate)).flatten(1).norm(dim=1)  # (B,)
+            (grad,) = torch.autograd.grad(residual.pow(2).sum(), x)
+        step = self.zeta / residual.detach().clamp_min(1e-12)
+        return (estimate.detach() - step.reshape(-1, *[1] * (x.ndim - 1)) * grad).detach()
+
+
+class Mixing(_Measured):
+    """λ-mixing of measured and current data (Song, Shen, Xing & Ermon 2022, sparse-view CT and MRI).
+
+    Before each prior step the noisy iterate is moved toward the measurement noised to its level,
+    ŷ_σ = y + σ A z: x ← x + λ A⁺(ŷ_σ − A x). The weight follows the two noise variances,
+    λ(σ) = ‖A‖² σ² / (‖A‖² σ² + σ_y²) (λ = 1, a full replacement, when σ_y = 0).
+
+    Args:
+        operator: a linear operator with ``A``, ``A_dagger``, ``norm``.
+        y: measurement, shaped like ``operator.A(x)``.
+        sigma_y: measurement noise ([0, 1] units).
+        sigma_data: unused (one constructor for all guidances).
+        x_shape: shape of the image (B, C, H, W), for ‖A‖.
+    """
+
+    def noisy(self, x, sigma, generator):
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        target = self.y + sigma * self.operator.A(noise)
+        weight = self.norm ** 2 * sigma ** 2 / (self.norm ** 2 * sigma ** 2 + self.sigma_y ** 2)
+        return x + weight * self.operator.A_dagger(target - self.operator.A(x))
+

@@ -1,0 +1,1 @@
+"""Training a prior by denoising score matching: configuration, loop, checkpoints and patches."""
