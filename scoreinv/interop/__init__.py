@@ -1,0 +1,1 @@
+"""Interoperability with other toolkits (DeepInverse): operators, physics and denoisers both ways."""
