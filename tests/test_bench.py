@@ -24,7 +24,8 @@ from scoreinv.io.figures import GAP, LABEL_HEIGHT
 from scoreinv.io.images import read_image
 from scoreinv.metrics.quality import psnr
 from scoreinv.problems.tasks import TASKS, get_task, simulate
-from scoreinv.solve.settings import default_settings
+from scoreinv.solve.rows import row_of
+from scoreinv.solve.settings import ROWS
 
 from cli_checks import make_reconstruct_diverge, ok, one_line_error
 from conftest import smooth_picture
@@ -34,7 +35,7 @@ GREY_TASKS = "inpaint-random,deblur-gauss,sr4"
 
 def default(task: str) -> str:
     """The bench's name of scoreinv's default method for ``task`` (from the one table of defaults)."""
-    return "scoreinv-" + default_settings(TASKS[task].build((1, 1, 64, 64), 0, torch.Generator())).method
+    return "scoreinv-" + ROWS[row_of(TASKS[task].build((1, 1, 64, 64), 0, torch.Generator()))].settings.method
 
 
 GREY_METHODS = {"inpaint-random": ["biharmonic", default("inpaint-random")],
@@ -227,7 +228,7 @@ def test_missing_peers_and_lpips_are_notes(tiny_priors, tmp_path, monkeypatch):
 
 
 def test_all_methods_and_samples(tiny_priors, tmp_path):
-    from scoreinv.solve.reconstruct import METHODS
+    from scoreinv.sampling.methods import METHODS
 
     data = pictures(tmp_path / "data", 1)
     result = ok(invoke("bench", "tasks", "--tasks", "deblur-gauss", "--data", data, "--prior", tiny_priors["gray"],

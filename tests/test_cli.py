@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 import operators as ops
 from scoreinv.cli import main
-from scoreinv.solve.settings import DEFAULTS
+from scoreinv.solve.settings import ROWS
 
 from cli_checks import make_reconstruct_diverge, ok
 from cli_checks import one_line_error as _one_line_error
@@ -109,7 +109,7 @@ def test_solve_cg_effort_reaches_the_data_step(cli, tiny_priors, write_picture, 
     picture = write_picture("clean.png", 24, 24)
     ct = ("solve", "--task", "ct", "--simulate", picture, "--angles", "0:90:10", "--prior", tiny_priors["ct"])
     ok(cli(*ct, "-o", "row.png", *FAST))
-    assert sidecar(tmp_path / "row.json")["settings"]["cg_effort"] == DEFAULTS["ct-limited"].cg_effort
+    assert sidecar(tmp_path / "row.json")["settings"]["cg_effort"] == ROWS["ct-limited"].settings.cg_effort
     ok(cli(*ct, "-o", "set.png", "--cg-effort", "2", *FAST))
     assert sidecar(tmp_path / "set.json")["settings"]["cg_effort"] == 2.0
     result = cli(*ct, "--cg-effort", "0", *FAST)

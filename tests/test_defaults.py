@@ -6,9 +6,9 @@ import torch
 
 import operators as ops
 from scoreinv.problems.tasks import TASKS
-from scoreinv.solve.reconstruct import METHODS
-from scoreinv.solve.rows import largest_hole_radius, lost_frequencies, task_of
-from scoreinv.solve.settings import DEFAULTS, default_eta
+from scoreinv.sampling.methods import METHODS
+from scoreinv.solve.rows import largest_hole_radius, lost_frequencies, row_of
+from scoreinv.solve.settings import ROWS
 
 from conftest import SHARED, needs_kernels
 
@@ -17,8 +17,10 @@ ROW = {"inpaint-random": "inpaint-random", "inpaint-box": "inpaint-box", "deblur
 
 
 def test_every_row_is_usable():
-    assert set(ROW) == set(TASKS) and set(ROW.values()) | {"other"} == set(DEFAULTS)
-    for row in DEFAULTS.values():
+    assert set(ROW) == set(TASKS) and set(ROW.values()) | {"other"} == set(ROWS)
+    for entry in ROWS.values():
+        row = entry.settings
+        assert entry.why and entry.tuned_on
         assert row.method in METHODS
         assert row.warm_start in {"baseline", "dagger", "fbp", "adjoint", "none"}
         assert row.steps >= 1 and 0 < row.sigma_end < row.sigma_start and 0 <= row.eta <= 1 and row.prior_weight > 0
@@ -38,7 +40,7 @@ def test_largest_hole_radius_of_a_box_and_of_scattered_pixels():
 def test_each_benchmark_task_maps_to_its_row(name):
     task = TASKS[name]
     shape = (1, 1, 64, 64)
-    assert task_of(task.build(shape, 0, torch.Generator().manual_seed(0))) == ROW[name]
+    assert row_of(task.build(shape, 0, torch.Generator().manual_seed(0))) == ROW[name]
 
 
 def test_lost_frequencies_separates_wide_gaussians_from_motion_blur():
@@ -49,8 +51,8 @@ def test_lost_frequencies_separates_wide_gaussians_from_motion_blur():
     # per channel: a frequency is lost only where every channel loses it
     mixed = torch.stack([ops.gaussian_kernel(3.0, 25), torch.nn.functional.pad(torch.ones(1, 1), (12, 12, 12, 12))])
     assert lost_frequencies(mixed) == 0.0
-    assert task_of(ops.Blur(ops.gaussian_kernel(3.0, 25))) == "deblur-lowpass"
-    assert task_of(ops.Blur(ops.motion_kernel(21, 30.0))) == "deblur"
+    assert row_of(ops.Blur(ops.gaussian_kernel(3.0, 25))) == "deblur-lowpass"
+    assert row_of(ops.Blur(ops.motion_kernel(21, 30.0))) == "deblur"
 
 
 @needs_kernels
@@ -60,16 +62,30 @@ def test_the_levin_motion_kernels_lose_almost_no_frequency():
 
 def test_an_unknown_operator_uses_the_other_row():
     composed = ops.Mask.random((1, 1, 32, 32), missing=0.5) @ ops.Blur(ops.gaussian_kernel(1.0, 5))
-    assert task_of(composed) == "other"
+    assert row_of(composed) == "other"
 
 
-def test_eta_rule():
-    row = DEFAULTS["inpaint-random"]
-    assert row.method == "pnp" and default_eta("pnp", row, 1) == row.eta
-    assert default_eta("pnp", row, 4) == 1.0     # samples, not copies of a point estimate
-    assert default_eta("dc", row, 1) == 1.0      # DDPM's ancestral step for another method
-    stochastic = DEFAULTS["deblur"]
-    assert 0 < stochastic.eta < 1 and default_eta("pnp", stochastic, 4) == stochastic.eta   # already re-noises
+def test_a_subclass_keeps_its_family_and_so_its_row():
+    class MyBlur(ops.Blur):
+        pass
+
+    assert row_of(MyBlur(ops.motion_kernel(21, 30.0))) == "deblur"
+    assert row_of(MyBlur(ops.gaussian_kernel(3.0, 25))) == "deblur-lowpass"
+
+
+def test_several_samples_of_a_deterministic_row_differ(tiny_priors):
+    from scoreinv.priors.registry import load_prior
+    from scoreinv.solve.reconstruct import reconstruct
+
+    prior = load_prior(str(tiny_priors["gray"]), device="cpu", precision="fp32")
+    operator = ops.Mask.random((1, 1, 16, 16), missing=0.5, generator=torch.Generator().manual_seed(0))
+    y = operator.A(torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(1)))
+    assert ROWS[row_of(operator)].settings.eta == 0
+    one = reconstruct(y, operator, prior=prior, steps=4, device="cpu", n_samples=1)
+    again = reconstruct(y, operator, prior=prior, steps=4, device="cpu", n_samples=1)
+    assert one.settings["eta"] == 0 and torch.equal(one.mean, again.mean)     # a seed reproduces its result
+    four = reconstruct(y, operator, prior=prior, steps=4, device="cpu", n_samples=4)
+    assert four.settings["eta"] == 1.0 and float(four.std[operator.mask < 0.5].min()) > 0
 
 
 def test_the_rows_prior_weight_reaches_plug_and_play(tiny_priors):
@@ -81,7 +97,7 @@ def test_the_rows_prior_weight_reaches_plug_and_play(tiny_priors):
     operator = ops.Blur(ops.motion_kernel(5, 0.0), noise=ops.GaussianNoise(0.01))
     y = operator.A(torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(0)))
     run = reconstruct(y, operator, prior=prior, steps=4, device="cpu")
-    assert run.settings["prior_weight"] == DEFAULTS[task_of(operator)].prior_weight
+    assert run.settings["prior_weight"] == ROWS[row_of(operator)].settings.prior_weight
     same = reconstruct(y, operator, prior=prior, steps=4, device="cpu", prior_weight=run.settings["prior_weight"])
     assert torch.equal(same.mean, run.mean)
     other = reconstruct(y, operator, prior=prior, steps=4, device="cpu", prior_weight=5.0)
@@ -98,9 +114,9 @@ def test_ct_rows_budget_their_conjugate_gradients(tiny_priors):
     prior = load_prior(str(tiny_priors["ct"]), device="cpu", precision="fp32")
     operator = ops.ParallelBeamCT.limited_angle((16, 16), 90.0, 12, noise=ops.GaussianNoise(0.1))
     y = operator.A(torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(0)))
-    assert DEFAULTS["ct-limited"].cg_effort > 0 and DEFAULTS["ct-sparse"].cg_effort > 0
+    assert ROWS["ct-limited"].settings.cg_effort > 0 and ROWS["ct-sparse"].settings.cg_effort > 0
     run = reconstruct(y, operator, prior=prior, steps=3, device="cpu")
-    row = DEFAULTS["ct-limited"]
+    row = ROWS["ct-limited"].settings
     assert (run.settings["defaults_row"], run.settings["cg_effort"]) == ("ct-limited", row.cg_effort)
     more = reconstruct(y, operator, prior=prior, steps=3, device="cpu", cg_effort=50.0)
     assert more.settings["cg_effort"] == 50.0 and not torch.allclose(more.mean, run.mean)

@@ -115,8 +115,8 @@ def test_guided_samplers_match_the_closed_form_posterior(method, case, sigma_y):
     y = operator.A(truth) + sigma_y * torch.randn(operator.A(truth).shape, generator=g, dtype=torch.float64)
     post_mean, post_cov = prior.posterior(dense_matrix(operator), y, sigma_y)
     guidance_class, run, mean_tol, cov_tol = GUIDED[method]
-    guidance = guidance_class(operator, y.expand(N, *y.shape[1:]), sigma_y=sigma_y, sigma_data=prior.sigma_data,
-                              x_shape=(N, *SHAPE))
+    kwargs = {"sigma_data": prior.sigma_data} if guidance_class is DataConsistency else {}
+    guidance = guidance_class(operator, y.expand(N, *y.shape[1:]), sigma_y=sigma_y, x_shape=(N, *SHAPE), **kwargs)
     sigmas = karras_sigmas(100, sigma_max=5.0, sigma_min=0.005)
     mean, covariance = moments(run(prior, start(5.0, g), sigmas, guidance, g))
     assert (mean - post_mean).norm() / post_mean.norm() < mean_tol
@@ -132,7 +132,7 @@ def test_dps_moves_toward_the_posterior_mean():
     truth = start(0.2, g, n=1)
     y = operator.A(truth)
     post_mean, _ = prior.posterior(dense_matrix(operator), y, 0.0)
-    guidance = DPS(operator, y.expand(500, *y.shape[1:]), sigma_y=0.0, sigma_data=0.2, x_shape=(500, *SHAPE))
+    guidance = DPS(operator, y.expand(500, *y.shape[1:]))
     samples = ancestral(prior, start(5.0, g, n=500), karras_sigmas(100, sigma_max=5.0, sigma_min=0.005),
                         guidance=guidance, generator=g)
     mean, _ = moments(samples)
@@ -225,7 +225,7 @@ def test_plug_and_play_converges_to_the_posterior_mean(case, sigma_y):
     truth = start(0.2, g, n=1)
     y = operator.A(truth) + sigma_y * torch.randn(operator.A(truth).shape, generator=g, dtype=torch.float64)
     post_mean, _ = prior.posterior(dense_matrix(operator), y, sigma_y)
-    guidance = PlugAndPlay(operator, y, sigma_y=sigma_y, sigma_data=prior.sigma_data, x_shape=(1, *SHAPE))
+    guidance = PlugAndPlay(operator, y, sigma_y=sigma_y, x_shape=(1, *SHAPE))
     errors = []
     for n in (10, 100):
         x = plug_and_play(prior, torch.full((1, *SHAPE), 0.5, dtype=torch.float64),
@@ -252,10 +252,10 @@ def test_the_cg_budget_follows_the_condition_number():
 
     operator.prox_l2 = recording_prox
     z = torch.full((1, 1, 12, 12), 0.5)
-    free = PlugAndPlay(operator, y, sigma_y=0.1, sigma_data=0.2, x_shape=z.shape)
+    free = PlugAndPlay(operator, y, sigma_y=0.1, x_shape=z.shape)
     free.consistent(z, 0.3)
     assert budgets[-1] == (pytest.approx(0.3 ** 2 / 0.23 / 0.1 ** 2), None)
-    budgeted = PlugAndPlay(operator, y, sigma_y=0.1, sigma_data=0.2, x_shape=z.shape, cg_effort=0.5)
+    budgeted = PlugAndPlay(operator, y, sigma_y=0.1, x_shape=z.shape, cg_effort=0.5)
     for sigma in (0.3, 0.01):
         budgeted.consistent(z, sigma)
         gamma, budget = budgets[-1]

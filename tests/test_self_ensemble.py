@@ -58,7 +58,7 @@ def test_an_equivariant_prior_gives_the_same_reconstruction():
     operator = ops.Mask.random((1, 1, 4, 4), missing=0.5, generator=g).double()
     y = operator.A(0.5 + 0.2 * torch.randn(1, 1, 4, 4, generator=g, dtype=torch.float64))
     sigmas = karras_sigmas(20, sigma_max=1.0, sigma_min=0.005)
-    guidance = PlugAndPlay(operator, y, sigma_y=0.0, sigma_data=prior.sigma_data, x_shape=(1, 1, 4, 4))
+    guidance = PlugAndPlay(operator, y, sigma_y=0.0, x_shape=(1, 1, 4, 4))
     start = torch.full((1, 1, 4, 4), 0.5, dtype=torch.float64)
     plain = plug_and_play(prior, start, sigmas, guidance=guidance)
     cycled = plug_and_play(DihedralCycle(prior), start, sigmas, guidance=guidance)

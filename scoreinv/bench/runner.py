@@ -92,11 +92,12 @@ def methods_for(task: Task, options: BenchOptions, denoiser, *, device) -> list:
         device: the resolved torch device.
     """
     from scoreinv.baselines import baselines_for
-    from scoreinv.solve.reconstruct import METHODS
-    from scoreinv.solve.settings import default_settings
+    from scoreinv.sampling.methods import METHODS
+    from scoreinv.solve.rows import row_of
+    from scoreinv.solve.settings import ROWS
 
     methods = [Method(name, "baseline", _baseline_runner(fn, task.sigma_y)) for name, fn in baselines_for(task.family)]
-    default = default_settings(task.build((1, 1, 64, 64), 0, torch.Generator().manual_seed(0))).method
+    default = ROWS[row_of(task.build((1, 1, 64, 64), 0, torch.Generator().manual_seed(0)))].settings.method
     for name in (METHODS if options.all_methods else [default]):
         extra = None
         if name == default and options.samples < 2:
@@ -160,12 +161,9 @@ class Priors:
 
     def for_task(self, task: Task, channels: int):
         """The prior for ``task`` on ``channels``-channel images."""
-        from scoreinv.priors.registry import DEFAULTS
+        from scoreinv.priors.registry import default_prior
 
-        name = self.name or DEFAULTS.get(("ct", 1) if task.family == "ct" else ("natural", channels))
-        if name is None:
-            raise InputError(f"no default prior for {channels}-channel images; pass --prior")
-        return self.get(name)
+        return self.get(self.name or default_prior(task.family, channels))
 
     def get(self, name: str):
         """The prior ``name``, loaded on first use."""

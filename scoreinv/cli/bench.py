@@ -9,7 +9,7 @@ import click
 
 from scoreinv.cli.common import Group, device_option
 from scoreinv.errors import InputError
-from scoreinv.solve.reconstruct import METHODS
+from scoreinv.sampling.methods import METHODS
 
 
 def parse_sigmas(text: str) -> list[float]:

@@ -12,8 +12,8 @@ from scoreinv.errors import InputError, first_line
 from scoreinv.io.images import IMAGE_SUFFIXES
 from scoreinv.problems.measured import DEFAULT_TASK, FAMILIES
 from scoreinv.problems.tasks import TASKS
-from scoreinv.solve.reconstruct import METHODS
-from scoreinv.solve.settings import DEFAULTS
+from scoreinv.sampling.methods import METHODS
+from scoreinv.solve.settings import ROWS
 
 TASK_CHOICES = FAMILIES + tuple(TASKS)
 STD_SAMPLES = 4  # samples drawn by default when the std is asked for (--std-map, --figure)
@@ -69,7 +69,7 @@ SIMULATE_ONLY = ("box", "missing")
 @click.option("--cg-effort", type=click.FloatRange(0, min_open=True), default=None,
               help="CT: conjugate-gradient iterations per data step, in units of the square root of its condition "
                    "number (more is slower and closer to the data) [default: the task's row, "
-                   f"{DEFAULTS['ct-sparse'].cg_effort:g} for sparse-view CT, {DEFAULTS['ct-limited'].cg_effort:g} "
+                   f"{ROWS['ct-sparse'].settings.cg_effort:g} for sparse-view CT, {ROWS['ct-limited'].settings.cg_effort:g} "
                    "for limited-angle CT].")
 @click.option("--self-ensemble/--no-self-ensemble", default=None,
               help="Cycle the prior through flips and 90° rotations, one a step (no extra cost) [default: on for "
@@ -136,13 +136,11 @@ def solve_command(input_spec, task, simulate, output, mask, box, missing, kernel
         click.echo(f"note: {note}", err=True)
 
     # The reconstruction
-    from scoreinv.priors.registry import DEFAULTS, load_prior
+    from scoreinv.priors.registry import default_prior, load_prior
     from scoreinv.solve.reconstruct import reconstruct
 
     x_channels = problem.image_shape[1]
-    name = prior or DEFAULTS.get(("ct", 1) if family == "ct" else ("natural", x_channels))
-    if name is None:
-        raise InputError(f"no shipped prior for {x_channels}-channel images; use --grey or --colour")
+    name = prior or default_prior(family, x_channels)
     denoiser = load_prior(name, device=device)
     if denoiser.channels not in (None, x_channels):
         fix = {1: "--grey", 3: "--colour"}.get(denoiser.channels, "another --prior")

@@ -14,7 +14,25 @@ from scoreinv.model.devices import inference_precision, resolve_device
 from scoreinv.model.network import UNet
 from scoreinv.training.patches import AUGMENTATION
 
-DEFAULTS = {("natural", 1): "natural-gray", ("natural", 3): "natural-color", ("ct", 1): "ct"}
+DEFAULT_PRIORS = {("natural", 1): "natural-gray", ("natural", 3): "natural-color", ("ct", 1): "ct"}
+
+
+def default_prior(family: str, channels: int) -> str:
+    """The shipped prior for images of ``channels`` channels measured by an operator of ``family``: the CT prior
+    for "ct", the grey or colour natural-image prior otherwise.
+
+    Args:
+        family: the operator's family ("inpaint", "deblur", "sr", "ct" or "other").
+        channels: C of the images (1 or 3; 1 for CT).
+    Raises:
+        InputError: when no shipped prior models such images.
+    """
+    key = ("ct", 1) if family == "ct" else ("natural", channels)
+    if key not in DEFAULT_PRIORS:
+        kind = "CT" if family == "ct" else "natural"
+        raise InputError(f"no shipped prior for {channels}-channel {kind} images; pass prior= (a Denoiser or a "
+                         f"NAME.pt path)")
+    return DEFAULT_PRIORS[key]
 
 
 def sha256(path: Path) -> str:
@@ -95,3 +113,29 @@ def load_prior(name: str = "natural-gray", *, device=None, precision: str | None
     denoiser.card = card
     denoiser.name = card["name"]
     return denoiser.to(device).eval()
+
+
+def resolve_prior(prior, *, family: str, channels: int, device):
+    """The prior of a reconstruction on ``device``: a shipped prior's name or NAME.pt path, a denoiser that meets
+    :class:`~scoreinv.model.contract.Prior`, or None for :func:`default_prior`; one-line error on a mismatch.
+
+    Args:
+        prior: a name, a path, a denoiser module or None.
+        family: the operator's family (for the default).
+        channels: C of the images to be reconstructed.
+        device: a torch device.
+    """
+    from scoreinv.model.contract import missing_attributes
+
+    if prior is None:
+        prior = default_prior(family, channels)
+    if isinstance(prior, (str, Path)):
+        prior = load_prior(str(prior), device=device)
+    missing = missing_attributes(prior)
+    if missing:
+        raise TypeError(f"prior {type(prior).__name__} lacks {', '.join(missing)} (see scoreinv.model.contract.Prior)")
+    prior = prior.to(device)
+    if prior.channels not in (None, channels):
+        raise InputError(f"prior {getattr(prior, 'name', '')!r} models {prior.channels}-channel images but the "
+                         f"operator's images have {channels}")
+    return prior

@@ -28,12 +28,12 @@ class Guidance:
 
 
 class _Measured(Guidance):
-    """Shared state of the guidances: the operator, the measurement and its noise level."""
+    """Shared state of the guidances: the operator, the measurement, its noise level and the image shape."""
 
-    def __init__(self, operator, y: torch.Tensor, *, sigma_y: float, sigma_data: float, x_shape):
-        if sigma_y < 0:
+    def __init__(self, operator, y: torch.Tensor, *, sigma_y: float, x_shape):
+        if not sigma_y >= 0:
             raise ValueError(f"sigma_y must be >= 0, got {sigma_y}")
-        self.operator, self.y, self.sigma_y, self.sigma_data = operator, y, float(sigma_y), float(sigma_data)
+        self.operator, self.y, self.sigma_y = operator, y, float(sigma_y)
         self.x_shape = tuple(x_shape)
         self._norm = None
 
@@ -43,10 +43,6 @@ class _Measured(Guidance):
         if self._norm is None:
             self._norm = float(self.operator.norm(self.x_shape))
         return self._norm
-
-    def posterior_variance(self, sigma: float) -> float:
-        """r²(σ) = σ² σ_d² / (σ² + σ_d²): variance of x₀ given x_σ under a Gaussian prior of variance σ_d²."""
-        return sigma ** 2 * self.sigma_data ** 2 / (sigma ** 2 + self.sigma_data ** 2)
 
 
 class LikelihoodScore(_Measured):
@@ -60,7 +56,6 @@ class LikelihoodScore(_Measured):
         operator: a linear operator with ``A``, ``A_adjoint``, ``norm``.
         y: measurement (B, ...), shaped like ``operator.A(x)``.
         sigma_y: measurement noise standard deviation ([0, 1] image units).
-        sigma_data: the prior's data standard deviation (unused here; kept for one constructor).
         x_shape: shape of the image (B, C, H, W), for ‖A‖.
     """
 
@@ -70,30 +65,18 @@ class LikelihoodScore(_Measured):
         return denoiser(x, sigma) + weight * self.operator.A_adjoint(residual)
 
 
-class DataConsistency(_Measured):
-    """Data consistency on the denoised estimate (DDNM, Wang et al. 2023; DiffPIR, Zhu et al. 2023).
+class _DataStep(_Measured):
+    """The data-consistency step shared by :class:`DataConsistency` and :class:`PlugAndPlay`:
+    x̂₀ = argmin_z ‖y − A z‖² / σ_y² + ‖z − D(x, σ)‖² / r²(σ), with r² from the subclass."""
 
-    x̂₀ = argmin_z ‖y − A z‖² / σ_y² + ‖z − D(x, σ)‖² / r²(σ), i.e. the exact E[x₀ | x_σ, y] when p(x₀ | x_σ) is
-    N(D(x, σ), r² I). With σ_y = 0 this is the projection z = D + A⁺(y − A D) (observed pixels kept exactly);
-    with σ_y > 0, the operator's ``prox_l2`` with γ = r² / σ_y² (closed form or conjugate gradients).
-
-    Args:
-        operator: a linear operator with ``A``, ``A_dagger``, ``prox_l2``.
-        y: measurement, shaped like ``operator.A(x)``.
-        sigma_y: measurement noise standard deviation ([0, 1] image units).
-        sigma_data: σ_d of the prior's training data, for r²(σ).
-        x_shape: shape of the image (B, C, H, W).
-        cg_effort: where ``prox_l2`` runs conjugate gradients (CT), stop each step after ⌈cg_effort · √κ⌉
-            iterations, κ = 1 + ‖A‖² γ the condition number of its system (CG needs a few √κ to converge, so the
-            budget follows the noise level: long solves early, short ones late); None (default): the operator's
-            own stopping rule. Closed-form proxes ignore it.
-    """
-
-    def __init__(self, operator, y, *, sigma_y: float, sigma_data: float, x_shape, cg_effort: float | None = None):
-        super().__init__(operator, y, sigma_y=sigma_y, sigma_data=sigma_data, x_shape=x_shape)
+    def __init__(self, operator, y, *, sigma_y: float, x_shape, cg_effort: float | None = None):
+        super().__init__(operator, y, sigma_y=sigma_y, x_shape=x_shape)
         if cg_effort is not None and not cg_effort > 0:
             raise ValueError(f"cg_effort must be > 0 or None, got {cg_effort}")
         self.cg_effort = cg_effort
+
+    def posterior_variance(self, sigma: float) -> float:
+        raise NotImplementedError
 
     def denoised(self, denoiser, x, sigma):
         return self.consistent(denoiser(x, sigma), sigma)
@@ -108,14 +91,43 @@ class DataConsistency(_Measured):
         return self.operator.prox_l2(estimate, self.y, gamma, max_iter=budget)
 
 
+class DataConsistency(_DataStep):
+    """Data consistency on the denoised estimate (DDNM, Wang et al. 2023; DiffPIR, Zhu et al. 2023).
+
+    x̂₀ = argmin_z ‖y − A z‖² / σ_y² + ‖z − D(x, σ)‖² / r²(σ), i.e. the exact E[x₀ | x_σ, y] when p(x₀ | x_σ) is
+    N(D(x, σ), r² I) with r²(σ) = σ² σ_d² / (σ² + σ_d²). With σ_y = 0 this is the projection z = D + A⁺(y − A D)
+    (observed pixels kept exactly); with σ_y > 0, the operator's ``prox_l2`` with γ = r² / σ_y² (closed form or
+    conjugate gradients).
+
+    Args:
+        operator: a linear operator with ``A``, ``A_dagger``, ``prox_l2``.
+        y: measurement, shaped like ``operator.A(x)``.
+        sigma_y: measurement noise standard deviation ([0, 1] image units).
+        sigma_data: σ_d of the prior's training data, for r²(σ).
+        x_shape: shape of the image (B, C, H, W).
+        cg_effort: where ``prox_l2`` runs conjugate gradients (CT), stop each step after ⌈cg_effort · √κ⌉
+            iterations, κ = 1 + ‖A‖² γ the condition number of its system (CG needs a few √κ to converge, so the
+            budget follows the noise level: long solves early, short ones late); None (default): the operator's
+            own stopping rule. Closed-form proxes ignore it.
+    """
+
+    def __init__(self, operator, y, *, sigma_y: float, sigma_data: float, x_shape, cg_effort: float | None = None):
+        super().__init__(operator, y, sigma_y=sigma_y, x_shape=x_shape, cg_effort=cg_effort)
+        self.sigma_data = float(sigma_data)
+
+    def posterior_variance(self, sigma: float) -> float:
+        """r²(σ) = σ² σ_d² / (σ² + σ_d²): variance of x₀ given x_σ under a Gaussian prior of variance σ_d²."""
+        return sigma ** 2 * self.sigma_data ** 2 / (sigma ** 2 + self.sigma_data ** 2)
+
+
 DPIR_PRIOR_WEIGHT = 0.23   # λ of Zhang et al. 2021 (DPIR)
 
 
-class PlugAndPlay(DataConsistency):
+class PlugAndPlay(_DataStep):
     """The data-consistency step of plug-and-play HQS (Zhang et al. 2021, DPIR), weighted by DPIR's rule.
 
-    x̂₀ = argmin_z ‖y − A z‖² / σ_y² + λ ‖z − D(x, σ)‖² / σ², i.e. :class:`DataConsistency` with r² = σ² / λ and
-    DPIR's λ = 0.23. A plug-and-play iterate is not x₀ + σ n: D(x, σ) then over-smooths by about what it takes for
+    x̂₀ = argmin_z ‖y − A z‖² / σ_y² + λ ‖z − D(x, σ)‖² / σ², i.e. the step of :class:`DataConsistency` with
+    r² = σ² / λ. A plug-and-play iterate is not x₀ + σ n: D(x, σ) then over-smooths by about what it takes for
     noise of level σ, so its error is of order σ (not the smaller MMSE error r²(σ) of a fresh noisy image) and the
     data are trusted more. With σ_y = 0 this is the projection, as in :class:`DataConsistency`.
 
@@ -123,15 +135,14 @@ class PlugAndPlay(DataConsistency):
         operator: a linear operator with ``A``, ``A_dagger``, ``prox_l2``.
         y: measurement, shaped like ``operator.A(x)``.
         sigma_y: measurement noise standard deviation ([0, 1] image units).
-        sigma_data: unused (one constructor for all guidances).
         x_shape: shape of the image (B, C, H, W).
-        lam: λ, the prior's weight relative to the measurement's (DPIR: 0.23).
+        lam: λ > 0, the prior's weight relative to the measurement's (DPIR: 0.23).
         cg_effort: conjugate-gradient budget of the data step, as in :class:`DataConsistency`.
     """
 
-    def __init__(self, operator, y, *, sigma_y: float, sigma_data: float, x_shape, lam: float = DPIR_PRIOR_WEIGHT,
+    def __init__(self, operator, y, *, sigma_y: float, x_shape, lam: float = DPIR_PRIOR_WEIGHT,
                  cg_effort: float | None = None):
-        super().__init__(operator, y, sigma_y=sigma_y, sigma_data=sigma_data, x_shape=x_shape, cg_effort=cg_effort)
+        super().__init__(operator, y, sigma_y=sigma_y, x_shape=x_shape, cg_effort=cg_effort)
         if not lam > 0:
             raise ValueError(f"lam must be > 0, got {lam}")
         self.lam = float(lam)
@@ -140,7 +151,7 @@ class PlugAndPlay(DataConsistency):
         return sigma ** 2 / self.lam
 
 
-class DPS(_Measured):
+class DPS(Guidance):
     """Diffusion posterior sampling (Chung et al. 2023): a gradient step on ‖y − A D(x, σ)‖ through D.
 
     x̂₀ = D(x, σ) − ζᵢ ∇ₓ‖y − A D(x, σ)‖² with DPS's normalised step ζᵢ = ζ / ‖y − A D(x, σ)‖; ζ = 0.5 is the
@@ -150,15 +161,13 @@ class DPS(_Measured):
     Args:
         operator: a linear operator with ``A`` (differentiable).
         y: measurement, shaped like ``operator.A(x)``.
-        sigma_y: measurement noise ([0, 1] units; recorded, the step rule does not use it).
-        sigma_data: unused (one constructor for all guidances).
-        x_shape: shape of the image (B, C, H, W).
-        zeta: the step scale ζ.
+        zeta: the step scale ζ > 0.
     """
 
-    def __init__(self, operator, y, *, sigma_y: float, sigma_data: float, x_shape, zeta: float = 0.5):
-        super().__init__(operator, y, sigma_y=sigma_y, sigma_data=sigma_data, x_shape=x_shape)
-        self.zeta = float(zeta)
+    def __init__(self, operator, y, *, zeta: float = 0.5):
+        if not zeta > 0:
+            raise ValueError(f"zeta must be > 0, got {zeta}")
+        self.operator, self.y, self.zeta = operator, y, float(zeta)
 
     def denoised(self, denoiser, x, sigma):
         with torch.enable_grad():
@@ -181,7 +190,6 @@ class Mixing(_Measured):
         operator: a linear operator with ``A``, ``A_dagger``, ``norm``.
         y: measurement, shaped like ``operator.A(x)``.
         sigma_y: measurement noise ([0, 1] units).
-        sigma_data: unused (one constructor for all guidances).
         x_shape: shape of the image (B, C, H, W), for ‖A‖.
     """
 

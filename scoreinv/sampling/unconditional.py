@@ -9,11 +9,10 @@ import torch
 from scoreinv.errors import InputError
 from scoreinv.io.progress import Progress
 from scoreinv.model.wrappers import CountingDenoiser
-from scoreinv.sampling import ancestral, annealed_langevin, predictor_corrector, probability_flow
+from scoreinv.sampling.methods import PRIOR_SAMPLERS
 from scoreinv.sampling.schedules import geometric_sigmas, karras_sigmas, levels_for_dimension
 
-LANGEVIN_STEPS_PER_LEVEL = 5  # T of NCSNv2's CIFAR-10 configuration
-SAMPLERS = ("pc", "ancestral", "ode", "langevin")
+SAMPLERS = tuple(PRIOR_SAMPLERS)
 DEFAULT_STEPS = 100  # network evaluations per sample for pc, ancestral and ode
 BATCH = 8  # images per network call
 
@@ -39,9 +38,10 @@ class Samples:
 def noise_schedule(sampler: str, *, steps: int | None, dim: int, sigma_max: float, sigma_min: float) -> list[float]:
     """Decreasing noise levels ([0, 1] units) for ``sampler`` and a budget of ``steps`` network evaluations per sample.
 
-    pc, ode: Karras et al. (2022) levels, L = (steps + 1) // 2 (2 evaluations per level, 1 at the last);
-    ancestral: Karras levels, L = steps; langevin: NCSNv2 geometric levels, L = steps // T with T = 5 Langevin
-    steps per level, or by default NCSNv2's ``levels_for_dimension(dim)`` (technique 2).
+    The most levels whose network evaluations fit in ``steps`` (:meth:`~scoreinv.sampling.methods.Method.levels`):
+    Karras et al. (2022) levels for pc, ode (2 evaluations a level, 1 at the last) and ancestral (1 a level);
+    NCSNv2 geometric levels for langevin (T = 5 Langevin steps a level, and a final denoising), by default NCSNv2's
+    ``levels_for_dimension(dim)`` (technique 2).
 
     Args:
         sampler: "pc", "ancestral", "ode" or "langevin".
@@ -53,13 +53,12 @@ def noise_schedule(sampler: str, *, steps: int | None, dim: int, sigma_max: floa
         raise InputError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
     if steps is not None and steps < 2:
         raise InputError(f"steps must be at least 2, got {steps}")
-    if sampler == "langevin":
+    method = PRIOR_SAMPLERS[sampler]
+    if method.schedule == "geometric":
         levels = (levels_for_dimension(dim, sigma_min=sigma_min, sigma_max=sigma_max) if steps is None
-                  else max(2, steps // LANGEVIN_STEPS_PER_LEVEL))
+                  else method.levels(steps))
         return geometric_sigmas(levels, sigma_max=sigma_max, sigma_min=sigma_min).tolist()
-    steps = steps or DEFAULT_STEPS
-    levels = steps if sampler == "ancestral" else max(2, (steps + 1) // 2)
-    return karras_sigmas(levels, sigma_max=sigma_max, sigma_min=sigma_min).tolist()
+    return karras_sigmas(method.levels(steps or DEFAULT_STEPS), sigma_max=sigma_max, sigma_min=sigma_min).tolist()
 
 
 def sample_prior(denoiser, n: int, *, size: tuple[int, int] = (64, 64), sampler: str = "pc",
@@ -89,11 +88,8 @@ def sample_prior(denoiser, n: int, *, size: tuple[int, int] = (64, 64), sampler:
     channels = denoiser.channels or 1
     sigmas = noise_schedule(sampler, steps=steps, dim=channels * height * width, sigma_max=denoiser.sigma_max,
                             sigma_min=denoiser.sigma_min)
-    function = {"pc": predictor_corrector, "ancestral": ancestral, "ode": probability_flow,
-                "langevin": annealed_langevin}[sampler]
-    options = {"steps_per_level": LANGEVIN_STEPS_PER_LEVEL} if sampler == "langevin" else {}
-    per_sample = {"pc": 2 * len(sigmas) - 1, "ode": 2 * len(sigmas) - 1, "ancestral": len(sigmas),
-                  "langevin": LANGEVIN_STEPS_PER_LEVEL * len(sigmas) + 1}[sampler]
+    method = PRIOR_SAMPLERS[sampler]
+    per_sample = method.nfe(len(sigmas))
     batches = [min(BATCH, n - start) for start in range(0, n, BATCH)]
 
     denoiser = denoiser.to(device)
@@ -105,7 +101,7 @@ def sample_prior(denoiser, n: int, *, size: tuple[int, int] = (64, 64), sampler:
         for count in batches:
             noise = torch.randn((count, channels, height, width), generator=generator, device=device)
             start = denoiser.data_mean + sigmas[0] * noise
-            images.append(function(counted, start, sigmas, generator=generator, **options).clamp(0, 1).cpu())
+            images.append(method.sampler(counted, start, sigmas, generator=generator, **method.options(None)).clamp(0, 1).cpu())
     bar.close()
     settings = {"sampler": sampler, "n": n, "size": [height, width], "n_levels": len(sigmas),
                 "sigma_max": sigmas[0], "sigma_min": sigmas[-1], "nfe_per_sample": counted.calls // len(batches),

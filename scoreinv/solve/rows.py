@@ -10,21 +10,15 @@ LOWPASS = 0.6           # a blur that erases (|k̂| < LOST_GAIN) more than this 
 LOST_GAIN = 1e-3        # a frequency whose gain is under this is lost: its signal drops 1000-fold, far under the noise
 
 
-def operator_family(operator) -> str:
-    """"inpaint", "deblur", "sr", "ct" or "other", from the operator's class."""
-    name = type(operator).__name__
-    return {"Mask": "inpaint", "Blur": "deblur", "Downsample": "sr", "ParallelBeamCT": "ct"}.get(name, "other")
-
-
-def task_of(operator) -> str:
-    """The row of :data:`DEFAULTS` for an operator.
+def row_of(operator) -> str:
+    """The row of :data:`scoreinv.solve.settings.ROWS` for an operator, from its declared ``family``.
 
     Masks whose largest hole has a radius over ``LARGE_HOLE`` pixels use "inpaint-box", other masks
     "inpaint-random"; blurs that erase over ``LOWPASS`` of the frequencies "deblur-lowpass", other blurs
     "deblur"; downsampling "sr"; CT whose angles span under ``LIMITED_RANGE`` degrees "ct-limited", other CT
-    "ct-sparse"; anything else "other".
+    "ct-sparse"; any other family "other".
     """
-    family = operator_family(operator)
+    family = getattr(operator, "family", "other")
     if family == "inpaint":
         return "inpaint-box" if largest_hole_radius(operator.mask) > LARGE_HOLE else "inpaint-random"
     if family == "deblur":
@@ -32,7 +26,7 @@ def task_of(operator) -> str:
     if family == "ct":
         angles = operator.angles_deg
         return "ct-limited" if max(angles) - min(angles) < LIMITED_RANGE else "ct-sparse"
-    return family if family in ("deblur", "sr") else "other"
+    return "sr" if family == "sr" else "other"
 
 
 def largest_hole_radius(mask: torch.Tensor) -> int:
@@ -48,7 +42,7 @@ def largest_hole_radius(mask: torch.Tensor) -> int:
 def lost_frequencies(kernel: torch.Tensor) -> float:
     """The share of spatial frequencies a blur kernel (h, w) or (C, h, w) erases: |k̂| < ``LOST_GAIN`` in every
     channel, on a DFT grid of at least 64 × 64 (twice the kernel's side if larger), so it does not depend on the
-    image size. Gaussian σ = 3 px: 0.88; the Levin 2009 motion kernels: 0; the identity: 0."""
+    image size."""
     k = kernel.detach().to("cpu", torch.float64).reshape(-1, *kernel.shape[-2:])
     side = max(64, 2 * max(k.shape[-2:]))
     gain = torch.fft.rfft2(k, s=(side, side)).abs().amax(0)
