@@ -86,3 +86,15 @@ def write_picture(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    """cli(*args, env=None) runs ``scoreinv ARGS`` in-process from tmp_path and returns click's Result."""
+    from click.testing import CliRunner
+
+    from scoreinv.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    return lambda *args, env=None: runner.invoke(main, [str(a) for a in args], env=env)

@@ -10,10 +10,8 @@ from pathlib import Path
 import pytest
 import skimage.io
 import torch
-from click.testing import CliRunner
 
 from scoreinv import load_prior
-from scoreinv.cli import main
 from scoreinv.errors import InputError
 from scoreinv.model.denoiser import Denoiser
 from scoreinv.model.devices import inference_precision, training_precision
@@ -65,12 +63,6 @@ def exported(run_checkpoint, tmp_path_factory) -> Path:
     return export_prior(run_checkpoint, "mine", out=folder, data_description="three generated pictures")
 
 
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    """cli(*args, env=None) runs ``scoreinv ARGS`` in-process from tmp_path and returns click's Result."""
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-    return lambda *args, env=None: runner.invoke(main, [str(a) for a in args], env=env)
 
 
 # Export and the model card

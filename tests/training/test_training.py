@@ -14,9 +14,7 @@ import pytest
 import skimage.io
 import torch
 import torch.distributed as dist
-from click.testing import CliRunner
 
-from scoreinv.cli import main
 from scoreinv.errors import InputError
 from scoreinv.io.paths import shared_dir
 from scoreinv.model.network import UNet
@@ -69,12 +67,6 @@ def data_dir(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    """cli(*args) runs ``scoreinv ARGS`` in-process from tmp_path and returns click's Result."""
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(main, [str(a) for a in args])
 
 
 # kill -9 and --resume

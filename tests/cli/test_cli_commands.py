@@ -12,10 +12,8 @@ import numpy as np
 import pytest
 import skimage.io
 import torch
-from click.testing import CliRunner
 
 import operators as ops
-from scoreinv.cli import main
 from scoreinv.solve.settings import ROWS
 
 from cli_checks import make_reconstruct_diverge, ok
@@ -28,20 +26,10 @@ def one_line_error(result, *fragments) -> str:
     return _one_line_error(result, *fragments, notes_allowed=True)
 
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FAST = ["--steps", "4", "--quiet"]
 
 
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    """cli(*args) runs ``scoreinv ARGS`` in-process from tmp_path and returns click's Result."""
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-
-    def run(*args, env=None):
-        return runner.invoke(main, [str(a) for a in args], env=env)
-
-    return run
 
 
 
