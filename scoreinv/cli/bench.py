@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from scoreinv.cli.common import Group, device_option
+from scoreinv.cli.markdown import check_markdown, markdown_options
 from scoreinv.errors import InputError
 from scoreinv.sampling.methods import METHODS
 
@@ -97,8 +98,9 @@ def denoise_command(prior, data, sigmas, limit, precision, json_path, device):
 @click.option("--samples", type=click.IntRange(1), default=1, show_default=True,
               help="scoreinv's posterior samples per image (their mean is scored; NFE counts all of them).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@markdown_options
 def tasks_command(task_names, data, limit, prior, all_methods, peers, peer_steps, shard, out, seed, device, steps,
-                  samples, quiet):
+                  samples, quiet, markdown, section):
     """Quality of scoreinv on the benchmark tasks beside classical baselines (and DeepInverse peers): PSNR, SSIM,
     LPIPS, seconds, NFE and peak memory per image, on the same simulated measurements for every method.
 
@@ -113,12 +115,14 @@ def tasks_command(task_names, data, limit, prior, all_methods, peers, peer_steps
       scoreinv bench tasks --data ct-test --out bench/ct --all-methods
       scoreinv bench tasks --data cbsd68 --limit 10 --tasks inpaint-random,sr4 --out bench/cbsd68
       scoreinv bench tasks --data bsd68 --shard 0/4 --out bench/part0   # ... 3/4, then bench merge
+      scoreinv bench tasks --data set12 --out bench/set12 --markdown docs/benchmarks.md --section set12
     """
     from scoreinv.bench.options import BenchOptions, parse_shard, parse_tasks, shard_from_env
     from scoreinv.bench.report import comparison_figure, make_record, write_outputs
     from scoreinv.bench.runner import run_benchmark
     from scoreinv.model.devices import resolve_device
 
+    check_markdown(markdown, section)
     names = parse_tasks(task_names, data)
     parts = parse_shard(shard) if shard else shard_from_env()
     out = Path(out) / f"shard-{parts[0]}-of-{parts[1]}" if parts and not shard else Path(out)
@@ -134,7 +138,7 @@ def tasks_command(task_names, data, limit, prior, all_methods, peers, peer_steps
     record = make_record(run, options, command=_tasks_command_line(options, out), device=resolved)
     figure = comparison_figure(run.figure_parts, list(names))
     write_outputs(out, record, figure=figure)
-    _report(record, out)
+    _report(record, out, markdown=markdown, section=section)
     if parts and not shard:
         click.echo(f"shard {parts[0]}/{parts[1]} (from RANK/WORLD_SIZE); combine the parts with: scoreinv bench merge "
                    f"{shlex.quote(str(out.parent))}/shard-*-of-{parts[1]} -o {shlex.quote(str(out.parent))}", err=True)
@@ -144,7 +148,8 @@ def tasks_command(task_names, data, limit, prior, all_methods, peers, peer_steps
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
               help="Output folder for the combined results.json, results.csv, summary.md (and figure.png).")
-def merge_command(inputs, out):
+@markdown_options
+def merge_command(inputs, out, markdown, section):
     """Combine the results of 'scoreinv bench tasks --shard i/n' runs (folders or results.json files) into one
     table. Runs may differ in --limit only, so a run on the first N images can be extended with later ones.
 
@@ -155,13 +160,14 @@ def merge_command(inputs, out):
     """
     from scoreinv.bench.report import FIGURE_PNG, merge_records, read_record, write_outputs
 
+    check_markdown(markdown, section)
     records = [read_record(path) for path in inputs]
     command = "scoreinv bench merge " + " ".join(shlex.quote(p) for p in inputs) + f" -o {shlex.quote(out)}"
     record = merge_records(records, list(inputs), command=command)
     folders = [Path(p) if Path(p).is_dir() else Path(p).parent for p in inputs]
     figures = [folder / FIGURE_PNG for folder in folders if (folder / FIGURE_PNG).is_file()]
     write_outputs(out, record, figure_from=figures[0] if figures else None)
-    _report(record, Path(out))
+    _report(record, Path(out), markdown=markdown, section=section)
 
 
 def _tasks_command_line(options, out: Path) -> str:
@@ -178,11 +184,18 @@ def _tasks_command_line(options, out: Path) -> str:
     return shlex.join(parts)
 
 
-def _report(record: dict, out: Path) -> None:
-    """Print the table, the notes (stderr) and what was written."""
+def _report(record: dict, out: Path, *, markdown=None, section=None) -> None:
+    """Print the table, the notes (stderr) and what was written; with ``markdown``, also write the table into that
+    page's section under the run's command line."""
+    from scoreinv.bench.docs_section import write_section
     from scoreinv.bench.report import markdown_table
 
-    click.echo(markdown_table(record["summary"]))
+    table = markdown_table(record["summary"])
+    click.echo(table)
+    if markdown:
+        write_section(markdown, section, command=record["command"], table=table,
+                      device=record.get("machine", {}).get("device", "cpu"))
+        click.echo(f"wrote section {section!r} of {markdown}", err=True)
     for note in record["notes"]:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {out}/ (results.json, results.csv, summary.md"

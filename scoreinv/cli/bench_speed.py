@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import click
 
 from scoreinv.cli.common import Command, device_option
+from scoreinv.cli.markdown import check_markdown, markdown_options
 from scoreinv.problems.measured import FAMILIES
 
 
@@ -27,7 +29,9 @@ from scoreinv.problems.measured import FAMILIES
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the figures here.")
 @device_option
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def speed_command(prior, ct_prior, size, memory_size, memory_task, repeats, threads, json_path, device, quiet):
+@markdown_options
+def speed_command(prior, ct_prior, size, memory_size, memory_task, repeats, threads, json_path, device, quiet,
+                  markdown, section):
     """Time one default reconstruction per task (inpaint-random, deblur-gauss, sr4; ct-sparse and ct-limited
     when the CT prior exists) and measure peak memory; prints a Markdown table.
 
@@ -40,14 +44,24 @@ def speed_command(prior, ct_prior, size, memory_size, memory_task, repeats, thre
       scoreinv bench speed
       scoreinv bench speed --prior natural-gray --size 256 --memory-size 512 --json speed.json
       scoreinv bench speed --prior runs/mine.pt --memory-size 0 --device cpu --threads 2
+      scoreinv bench speed --repeats 3 --markdown docs/performance.md --section speed
     """
+    from scoreinv.bench.docs_section import write_section
     from scoreinv.bench.speed import markdown_report, measure_speed
     from scoreinv.io.atomic import atomic_path
+
+    check_markdown(markdown, section)
 
     report = measure_speed(prior, ct_prior=ct_prior, size=size, memory_size=memory_size or None,
                            memory_family=memory_task, repeats=repeats, device=device, threads=threads,
                            progress=not quiet, log=None if quiet else lambda line: click.echo(line, err=True))
-    click.echo(markdown_report(report), nl=False)
+    table = markdown_report(report)
+    click.echo(table, nl=False)
+    if markdown:
+        command = shlex.join(["scoreinv", "bench", "speed", "--prior", prior, "--ct-prior", ct_prior, "--size",
+                              str(size), "--memory-size", str(memory_size), "--memory-task", memory_task, "--repeats",
+                              str(repeats), "--threads", str(threads)] + (["--device", device] if device else []))
+        write_section(markdown, section, command=command, table=table, device=report.get("device", "cpu"))
     if json_path:
         with atomic_path(json_path) as tmp:
             tmp.write_text(json.dumps(report, indent=1) + "\n")

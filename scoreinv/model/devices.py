@@ -21,8 +21,8 @@ def resolve_device(device: str | None) -> torch.device:
 
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` multiplies bfloat16 natively: a CUDA GPU with bf16 support, or a CPU with AVX-512 BF16 or
-    AMX (where oneDNN's bf16 convolutions run about twice as fast as float32). Elsewhere bf16 is emulated and slow:
-    on an AVX2-only AMD EPYC one call of natural-gray at 256² took 2.12 s under bf16 against 0.38 s in float32."""
+    AMX, where oneDNN runs bf16 convolutions faster than float32; elsewhere bf16 is emulated and much slower (see
+    docs/performance.md)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type != "cpu":

@@ -87,8 +87,8 @@ def load_prior(name: str = "natural-gray", *, device=None, precision: str | None
         name: "natural-gray", "natural-color", "ct", or a path to a NAME.pt with its NAME.json beside it.
         device: "cpu", "cuda", a torch.device, or None for CUDA when available.
         precision: "fp32", "bf16" or "fp16" network arithmetic; default
-            :func:`scoreinv.model.devices.inference_precision`: fp16 on CUDA, bf16 on a CPU that has it natively (about 2x
-            faster there, within 0.01 dB of fp32 on the denoising benchmark), fp32 on other CPUs.
+            :func:`scoreinv.model.devices.inference_precision`: fp16 on CUDA, bf16 on a CPU that has it natively, fp32 on other
+            CPUs (docs/performance.md compares them).
     """
     card, weights = load_card(name)
     if not weights.exists():
@@ -103,8 +103,7 @@ def load_prior(name: str = "natural-gray", *, device=None, precision: str | None
     except Exception as error:  # noqa: BLE001 - a truncated or foreign file becomes one line
         raise InputError(f"{weights}: cannot be read as a scoreinv prior ({type(error).__name__})") from None
     device = resolve_device(device)
-    # channels-last: oneDNN's fast convolution layout (at 256², 2 threads: 0.11 -> 0.056 s a call under native bf16;
-    # 0.41 -> 0.38 s in fp32 on an AVX2-only CPU, where contiguous bf16 took 99 s)
+    # channels-last: oneDNN's fast convolution layout on CPU
     net.requires_grad_(False).eval().to(memory_format=torch.channels_last)
     precision = precision or inference_precision(device)
     denoiser = Denoiser(net, data_mean=stats["data_mean"], sigma_data=stats["sigma_data"],

@@ -71,7 +71,7 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
         warm_start: "baseline", "dagger", "fbp", "adjoint" or "none" (see :func:`initial_estimate`; default: the
             task table's).
         prior_weight: λ, the prior's weight against the measurement in plug-and-play's data step (DPIR; > 0;
-            default: the task table's, 0.23 as in DPIR except where measured otherwise). Other methods ignore it.
+            default: the task table's, 0.23 as in DPIR unless the row sets another). Other methods ignore it.
         cg_effort: for operators whose data step runs conjugate gradients (CT), the iterations allowed per step
             in units of √κ, κ = 1 + ‖A‖² γ its condition number (> 0; default: the task table's, whose CT rows
             set one; None is the operator's own stopping rule). Used by "pnp" and "dc".

@@ -107,7 +107,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     net = UNet(channels=config.channels, base=config.base, mults=tuple(config.mults), blocks=config.blocks)
     if source is not None:
         grow_into(net, source["ema"])
-    net = net.to(device, memory_format=torch.channels_last)  # about 1.25x faster steps on CPU (oneDNN)
+    net = net.to(device, memory_format=torch.channels_last)  # oneDNN's fast layout on CPU
     ema = copy.deepcopy(net).requires_grad_(False)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=1e-4)
     step, elapsed, history = 0, 0.0, []

@@ -1,0 +1,87 @@
+"""Benchmark tables written into a docs page: the text between ``<!-- begin NAME -->`` and ``<!-- end NAME -->`` is
+replaced by the command line, when and where it ran, and its table, so that a table in the docs is always the output
+of the command printed above it."""
+from __future__ import annotations
+
+import platform
+import re
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from scoreinv.errors import InputError
+from scoreinv.io.atomic import atomic_path
+
+SECTION_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def write_section(page, section: str, *, command: str, table: str, device="cpu") -> Path:
+    """Replace section ``section`` of the Markdown file ``page`` (atomically; the markers must exist once each).
+
+    Args:
+        page: the docs page, e.g. docs/benchmarks.md.
+        section: the section's name (lowercase letters, digits and dashes).
+        command: the command line that produced ``table``.
+        table: the Markdown table (or any Markdown) to put under the provenance line.
+        device: the torch device the command ran on.
+    """
+    page = Path(page)
+    check_section(page, section)
+    text = page.read_text()
+    begin, end = f"<!-- begin {section} -->", f"<!-- end {section} -->"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    body = f"{begin}\nProduced by: `{command}`\n\n{provenance(device)}\n\n{table.strip()}\n{end}"
+    with atomic_path(page) as tmp:
+        tmp.write_text(head + body + tail)
+    return page
+
+
+def check_section(page, section: str) -> None:
+    """One-line InputError unless ``page`` exists and holds the markers of ``section`` exactly once each (checked
+    before a benchmark starts, so that a long run never ends on a typo)."""
+    page = Path(page)
+    if not SECTION_NAME.match(section or ""):
+        raise InputError(f"--section {section!r}: use lowercase letters, digits and dashes")
+    if not page.is_file():
+        raise InputError(f"--markdown {page}: no such file")
+    text = page.read_text()
+    for marker in (f"<!-- begin {section} -->", f"<!-- end {section} -->"):
+        if text.count(marker) != 1:
+            raise InputError(f"--markdown {page}: needs the line {marker} exactly once (found {text.count(marker)})")
+    if text.index(f"<!-- begin {section} -->") > text.index(f"<!-- end {section} -->"):
+        raise InputError(f"--markdown {page}: section {section!r} ends before it begins")
+
+
+def provenance(device="cpu") -> str:
+    """One line: the UTC date, the processor, torch's version and threads, the device and the git commit."""
+    date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"{date}; {cpu_model()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+            f"device {device}; commit {git_commit()}")
+
+
+def cpu_model() -> str:
+    """The processor's model name (from /proc/cpuinfo on Linux) and whether it has native bf16 (AVX-512 BF16)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = re.search(r"^model name\s*:\s*(.+)$", info, re.M)
+    flags = re.search(r"^flags\s*:\s*(.+)$", info, re.M)
+    extras = [flag for flag in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if flags and flag in flags.group(1).split()]
+    return f"{name.group(1).strip() if name else platform.machine()} ({', '.join(extras) or 'no AVX2'})"
+
+
+def git_commit() -> str:
+    """The checkout's short commit, with "+changes" when the work tree differs from it; "unknown" outside git."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("+changes" if dirty else "")
