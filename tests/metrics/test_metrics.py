@@ -54,14 +54,22 @@ def test_ssim_identical_is_one_and_noise_lowers_it():
     assert 0 < float(ssim(noisy, grey)) < 0.95
 
 
-def test_ssim_matches_scikit_image_wang_settings():
-    from skimage.metrics import structural_similarity
+@pytest.mark.parametrize("a,b", [(0.2, 0.7), (0.5, 0.5), (0.9, 0.1)])
+def test_ssim_of_two_flat_images_is_the_luminance_term(a, b):
+    # flat images have no variance, so Wang et al.'s contrast-structure term is C2 / C2 = 1 and SSIM reduces to
+    # (2 a b + C1) / (a² + b² + C1) with C1 = (0.01 · data range)²
+    c1 = 0.01 ** 2
+    value = float(ssim(torch.full((1, 16, 16), a), torch.full((1, 16, 16), b)))
+    assert value == pytest.approx((2 * a * b + c1) / (a * a + b * b + c1), abs=1e-6)
 
+
+def test_ssim_is_one_for_identical_images_symmetric_and_falls_with_noise():
     ref = _image((1, 24, 24), seed=3)
-    x = (ref + 0.05 * torch.randn(ref.shape, generator=torch.Generator().manual_seed(4))).clamp(0, 1)
-    expected = structural_similarity(x[0].double().numpy(), ref[0].double().numpy(), data_range=1.0,
-                                     gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
-    assert float(ssim(x, ref)) == pytest.approx(expected, abs=1e-12)
+    noise = torch.randn(ref.shape, generator=torch.Generator().manual_seed(4))
+    values = [float(ssim((ref + level * noise).clamp(0, 1), ref)) for level in (0.0, 0.02, 0.05, 0.2)]
+    assert values[0] == pytest.approx(1.0, abs=1e-12) and values == sorted(values, reverse=True)
+    noisy = (ref + 0.05 * noise).clamp(0, 1)
+    assert float(ssim(noisy, ref)) == pytest.approx(float(ssim(ref, noisy)), abs=1e-12)
 
 
 def test_shape_mismatch_is_a_one_line_error():
