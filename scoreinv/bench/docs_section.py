@@ -58,7 +58,7 @@ def check_section(page, section: str) -> None:
 def provenance(device="cpu") -> str:
     """One line: the UTC date, the processor, torch's version and threads, the device and the git commit."""
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"{date}; {cpu_model()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+    return (f"{date}; {cpu_model()}, torch threads: {torch.get_num_threads()}, torch {torch.__version__}, "
             f"device {device}; commit {git_commit()}")
 
 

@@ -357,3 +357,15 @@ def test_dps_weight_sweep_prints_one_row_a_run(tiny_priors, monkeypatch, capsys)
                                                         ("inpaint-random", 20)]
     assert all(r["nfe"] == 2 and r["steps"] == 2 and np.isfinite(r["psnr"]) for r in rows)
     assert dinv.sampling.DPS.weights == [10, 20, 10, 20]
+
+
+def test_peers_run_with_the_real_deepinv(tiny_priors, tmp_path):
+    dinv = pytest.importorskip("deepinv", reason="the peers need deepinv (pip install scoreinv[peers])")
+    data = pictures(tmp_path / "data", 1)
+    ok(invoke("bench", "tasks", "--tasks", "inpaint-random", "--data", data, "--prior", tiny_priors["gray"],
+              "--peers", "--peer-steps", "3", "--out", tmp_path / "out", *FAST))
+    record = json.loads((tmp_path / "out" / "results.json").read_text())
+    peers = {r["method"]: r for r in record["rows"] if r["kind"] == "peer"}
+    assert sorted(peers) == ["deepinv-diffpir", "deepinv-dps"], record["notes"]
+    assert record["deepinv"] == dinv.__version__
+    assert all(1 <= r["nfe"] <= 3 and r["psnr"] is not None for r in peers.values())
