@@ -144,6 +144,42 @@ def tasks_command(task_names, data, limit, prior, all_methods, peers, peer_steps
                    f"{shlex.quote(str(out.parent))}/shard-*-of-{parts[1]} -o {shlex.quote(str(out.parent))}", err=True)
 
 
+@bench_group.command("tune")
+@click.option("--task", "task_name", required=True, help="The task to tune, e.g. sr4 or inpaint-box.")
+@click.option("--grid", multiple=True, help="NAME=V1,V2 (repeatable): settings to try, e.g. sigma_start=0.05,0.1 "
+                                            "steps=20,40; every combination runs, beside the row's own.")
+@click.option("--data", default="bsd68", show_default=True,
+              help="Validation images: bsd68, or a folder (CT slices for CT tasks); reported sets are refused.")
+@click.option("--limit", type=click.IntRange(1), default=4, show_default=True, help="Images used.")
+@click.option("--prior", default=None, help="A prior's name or NAME.pt path [default: the task family's].")
+@click.option("--seed", type=click.IntRange(0, 2 ** 63 - 1), default=0, show_default=True)
+@device_option
+@markdown_options
+def tune_command(task_name, grid, data, limit, prior, seed, device, markdown, section):
+    """Score a grid of reconstruct settings for one task on validation images (never a reported test set), on
+    the same simulated measurements for every point, and print the table.
+
+    \b
+    Examples:
+      scoreinv bench tune --task sr4 --grid sigma_start=0.05,0.1,0.2 --grid steps=20,40
+      scoreinv bench tune --task inpaint-box --grid sigma_start=0.1,0.3,0.5 --markdown docs/tuning.md --section inpaint-box
+    """
+    from scoreinv.bench.docs_section import write_section
+    from scoreinv.bench.tune import markdown_table, parse_grid, refuse_reported, tune
+
+    check_markdown(markdown, section)
+    refuse_reported(data)
+    points = parse_grid(list(grid))
+    candidates = tune(task_name, points, data=data, limit=limit, seed=seed, device=device, prior=prior)
+    table = markdown_table(candidates)
+    click.echo(table, nl=False)
+    if markdown:
+        command = shlex.join(["scoreinv", "bench", "tune", "--task", task_name, *[v for g in grid for v in ("--grid", g)],
+                              "--data", data, "--limit", str(limit), "--seed", str(seed)]
+                             + (["--prior", prior] if prior else []))
+        write_section(markdown, section, command=command, table=table, device=str(device or "auto"))
+
+
 @bench_group.command("merge")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
