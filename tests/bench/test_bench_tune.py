@@ -1,0 +1,41 @@
+"""``scoreinv bench tune``: grids of settings on validation images; reported test sets are refused."""
+from __future__ import annotations
+
+import pytest
+import skimage.io
+
+from scoreinv.bench.tune import parse_grid, refuse_reported, tune
+from scoreinv.errors import InputError
+
+from cli_checks import ok, one_line_error
+from conftest import smooth_picture
+
+
+def test_the_grid_is_every_combination_after_the_rows_own():
+    grid = parse_grid(["sigma_start=0.05,0.2", "steps=20,40"])
+    assert grid[0] == {} and len(grid) == 5
+    assert {"sigma_start": 0.2, "steps": 40} in grid and all(isinstance(g.get("steps", 1), int) for g in grid)
+    assert parse_grid([]) == [{}]
+    for bad in ["sigma=0.1", "steps=a", "steps"]:
+        with pytest.raises(InputError):
+            parse_grid([bad])
+
+
+@pytest.mark.parametrize("data", ["set12", "cbsd68", "ct-test", "../shared/data/set12", "x/ct/test"])
+def test_reported_sets_are_refused(data):
+    with pytest.raises(InputError, match="reported test set"):
+        refuse_reported(data)
+
+
+def test_a_tiny_grid_runs_and_the_command_refuses_set12(cli, tiny_priors, tmp_path):
+    folder = tmp_path / "val"
+    folder.mkdir()
+    for i in range(2):
+        skimage.io.imsave(str(folder / f"{i}.png"), smooth_picture(24, 24, seed=i), check_contrast=False)
+    candidates = tune("inpaint-random", parse_grid(["steps=2,3"]), data=str(folder), limit=2,
+                      prior=str(tiny_priors["gray"]), device="cpu")
+    assert [c.nfe for c in candidates] == [40, 2, 3] and all(c.psnr > 0 for c in candidates)
+    result = ok(cli("bench", "tune", "--task", "inpaint-random", "--grid", "steps=2", "--data", folder,
+                    "--prior", tiny_priors["gray"], "--device", "cpu"))
+    assert "steps=2" in result.stdout and "the row's own" in result.stdout
+    one_line_error(cli("bench", "tune", "--task", "sr4", "--data", "set12"), "reported test set")
