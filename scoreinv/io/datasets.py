@@ -24,6 +24,7 @@ TEST_SETS = {
     "bsd68": TestSet("bsd68", "natural", 1),
     "cbsd68": TestSet("cbsd68", "natural", 3),
     "ct-test": TestSet("ct/test", "ct", 1),
+    "ct-train": TestSet("ct/train", "ct", 1),
 }
 
 
