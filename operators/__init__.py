@@ -5,7 +5,8 @@ input's device, with ``A``, the exact transpose ``A_adjoint``, a pseudo-inverse 
 ``norm``, composition with ``@`` and a noise model (``measure``). ``check(op, shape)`` runs the invariant kit.
 This package depends on torch, kornia and numpy only (never on scoreinv).
 """
-from .base import Composition, Identity, LinearOperator, conjugate_gradient, power_iteration
+from .base import Composition, Identity, LinearOperator
+from .iterative import conjugate_gradient, power_iteration
 from .blur import Blur
 from .check import CheckReport, check
 from .ct import ParallelBeamCT

@@ -1,4 +1,4 @@
-"""Linear measurement operators: the base class, composition, the identity and conjugate gradients.
+"""Linear measurement operators: the base class, composition and the identity (iterative solvers: iterative.py).
 
 Every operator maps images ``x`` of shape (B, C, H, W) to measurements ``y = A(x)`` and follows the
 input's device and dtype (float32 or float64). Subclasses define ``A`` and ``A_adjoint``; everything else
@@ -13,6 +13,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
+from .iterative import CG_MAX_ITER, CG_TOL, NORM_ITERS, conjugate_gradient, power_iteration
 from .noise import GaussianNoise, NoiseModel
 
 Shape = Tuple[int, ...]
@@ -20,27 +21,12 @@ Gamma = Union[float, torch.Tensor]
 
 SUPPORTED_DTYPES = (torch.float32, torch.float64)
 
-# Defaults of the iterative fallbacks
-CG_TOL = 1e-6
-CG_MAX_ITER = 100
-NORM_ITERS = 100
-
 
 # Helpers shared by the operators
 
 def fmt_shape(shape: Sequence[int]) -> str:
     """Format a shape as ``2×3×37×29``."""
     return "×".join(str(int(s)) for s in shape)
-
-
-def per_sample_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Inner product of each batch item: (B, ...) × (B, ...) → (B,)."""
-    return (a * b).reshape(a.shape[0], -1).sum(1)
-
-
-def _expand(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """View a (B,) vector so it broadcasts against ``like`` (B, ...)."""
-    return v.reshape(-1, *([1] * (like.ndim - 1)))
 
 
 def check_tensor(t: object, name: str) -> torch.Tensor:
@@ -67,50 +53,6 @@ def gamma_like(gamma: Gamma, like: torch.Tensor) -> torch.Tensor:
     if not bool(torch.isfinite(g).all()) or bool((g <= 0).any()):
         raise ValueError("gamma must be finite and > 0; pass the step size of the proximal operator")
     return g.reshape(-1, *([1] * (like.ndim - 1))) if g.ndim == 1 else g
-
-
-def conjugate_gradient(apply: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, x0: torch.Tensor, *,
-                       tol: float = CG_TOL, max_iter: int = CG_MAX_ITER,
-                       preconditioner: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
-    """Solve the symmetric positive (semi-)definite system M x = b by (preconditioned) conjugate gradients
-    (Hestenes–Stiefel 1952).
-
-    Each batch item is solved independently (its own step sizes and stopping test), so results do not
-    depend on what else is in the batch.
-
-    Args:
-        apply: x ↦ M x on tensors shaped like ``b``.
-        b: right-hand side (B, ...).
-        x0: starting point, same shape as ``b``.
-        tol: stop an item when ‖b − M x‖ ≤ tol · ‖b‖ (relative, ≥ 0; the unpreconditioned residual).
-        max_iter: maximum number of iterations (≥ 0).
-        preconditioner: r ↦ P r with P symmetric positive definite, P ≈ M⁻¹ (default: none, P = I).
-    """
-    precondition = preconditioner if preconditioner is not None else (lambda v: v)
-    x = x0.clone()
-    r = b - apply(x)
-    q = precondition(r)
-    p = q.clone()
-    rq = per_sample_dot(r, q)
-    rs = per_sample_dot(r, r)
-    stop = (tol * per_sample_dot(b, b).sqrt()) ** 2
-    zero = torch.zeros_like(rs)
-    for _ in range(max_iter):
-        active = rs > stop
-        if not bool(active.any()):
-            break
-        mp = apply(p)
-        pmp = per_sample_dot(p, mp)
-        alpha = torch.where(active & (pmp > 0), rq / torch.where(pmp > 0, pmp, torch.ones_like(pmp)), zero)
-        x = x + _expand(alpha, x) * p
-        r = r - _expand(alpha, r) * mp
-        q = precondition(r)
-        rq_new = per_sample_dot(r, q)
-        beta = torch.where(active & (rq > 0), rq_new / torch.where(rq > 0, rq, torch.ones_like(rq)), zero)
-        p = q + _expand(beta, p) * p
-        rq = torch.where(active, rq_new, rq)
-        rs = torch.where(active, per_sample_dot(r, r), rs)
-    return x
 
 
 class LinearOperator(nn.Module):
@@ -304,38 +246,6 @@ def _check_cg(tol: float, max_iter: int) -> None:
         raise ValueError(f"tol must be a finite number ≥ 0, got {tol}")
     if int(max_iter) != max_iter or max_iter < 0:
         raise ValueError(f"max_iter must be an integer ≥ 0, got {max_iter}")
-
-
-def power_iteration(op: LinearOperator, shape: Sequence[int], *, iters: int = NORM_ITERS,
-                    dtype: torch.dtype = torch.float64, device: Union[str, torch.device] = "cpu",
-                    rtol: float = 1e-7, seed: int = 0) -> float:
-    """Estimate ‖A‖₂ by power iteration on AᵀA (von Mises 1929) from a seeded Gaussian start.
-
-    Args:
-        op: the operator.
-        shape: input shape (B, C, H, W).
-        iters: maximum iterations (≥ 1).
-        dtype: float32 or float64.
-        device: where to run.
-        rtol: stop when the eigenvalue estimate changes by less than this (relative).
-        seed: seed of the CPU generator drawing the start vector.
-    """
-    g = torch.Generator().manual_seed(seed)
-    v = torch.randn(tuple(shape), generator=g, dtype=torch.float64).to(device=device, dtype=dtype)
-    v = v / v.norm()
-    lam = 0.0
-    with torch.no_grad():
-        for _ in range(iters):
-            w = op.A_adjoint(op.A(v))
-            lam_new = float(w.norm())
-            if lam_new == 0.0:
-                return 0.0
-            v = w / lam_new
-            if abs(lam_new - lam) <= rtol * lam_new:
-                lam = lam_new
-                break
-            lam = lam_new
-    return math.sqrt(lam)
 
 
 class Identity(LinearOperator):

@@ -15,7 +15,8 @@ from typing import Callable, List, Tuple
 import torch
 
 from .blur import Blur
-from .ct import ParallelBeamCT, clear_cache
+from .ct import ParallelBeamCT
+from .ct_matrix import clear_cache
 from .downsample import Downsample
 
 CT_GOAL_MS = 50.0

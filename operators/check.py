@@ -8,7 +8,8 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 
-from .base import Composition, LinearOperator, Shape, fmt_shape, power_iteration
+from .base import Composition, LinearOperator, Shape, fmt_shape
+from .iterative import power_iteration
 
 # Default tolerances (relative errors), by the dtype the check runs in
 TOLERANCES = {

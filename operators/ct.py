@@ -2,160 +2,16 @@
 from __future__ import annotations
 
 import math
-import threading
-import warnings
-from collections import OrderedDict
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
 from .base import Gamma, LinearOperator, Shape, fmt_shape
+from .ct_matrix import _apply_sparse, _matrices
 from .noise import NoiseModel
 
 CT_CG_MAX_ITER = 300
-CACHE_SIZE = 4  # geometries × devices × dtypes kept in the module-wide cache
-
-_CACHE: "OrderedDict[tuple, Tuple[torch.Tensor, torch.Tensor]]" = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-
-
-# Geometry → sparse matrix
-
-def system_matrix_arrays(height: int, width: int, angles_deg: Sequence[float], detectors: int, *,
-                         values: type = np.float64) -> Dict[str, np.ndarray]:
-    """CSR arrays of the pixel-driven parallel-beam projector and of its transpose.
-
-    Each pixel centre is projected onto the detector line of every angle and its value is split between the
-    two nearest detector bins by linear interpolation (pixel-driven projection, e.g. Peters 1981; the
-    transpose is linear-interpolation back-projection). Coordinates follow ``skimage.transform.radon``:
-    pixel (i, j) sits at u = j − W//2, v = i − H//2, detector bin k at t = k − D//2, and angle θ projects
-    it to t = u cos θ − v sin θ.
-
-    Args:
-        height, width: image size in pixels.
-        angles_deg: projection angles in degrees.
-        detectors: detector bins D.
-        values: numpy dtype of the stored weights (computed in float64, then rounded once).
-
-    Returns:
-        dict with ``A_crow, A_col, A_val`` (rows = angle · D + bin, columns = pixel i · W + j) and
-        ``T_crow, T_col, T_val`` (the transpose, rows = pixels).
-    """
-    n, p, d = len(angles_deg), height * width, detectors
-    theta = np.deg2rad(np.asarray(angles_deg, dtype=np.float64))
-    u = np.arange(width, dtype=np.float64) - width // 2
-    v = np.arange(height, dtype=np.float64) - height // 2
-    u_flat = np.broadcast_to(u[None, :], (height, width)).ravel()
-    v_flat = np.broadcast_to(v[:, None], (height, width)).ravel()
-    index = np.int32 if max(n * d, p) < 2 ** 31 - 1 else np.int64
-    pixel_of_entry = np.repeat(np.arange(p, dtype=index), 2)
-    bin_key = np.uint16 if d + 2 < 65536 else index
-
-    a_col = np.empty(2 * n * p, index)
-    a_val = np.empty(2 * n * p, values)
-    a_counts = np.zeros(n * d, np.int64)
-    t_col = np.empty((p, n, 2), index)  # -1 marks a dropped entry
-    t_val = np.empty((p, n, 2), values)
-    filled = 0
-    # One angle at a time, so every temporary stays in cache
-    for a in range(n):
-        t = np.cos(theta[a]) * u_flat - np.sin(theta[a]) * v_flat + (d // 2)
-        # Snap positions within rounding of a bin centre (θ = 0°, 90° …) so that they hit exactly one bin
-        t_round = np.round(t)
-        t = np.where(np.abs(t - t_round) < 1e-9, t_round, t)
-        k0 = np.floor(t)
-        frac = t - k0
-        bins = np.empty((p, 2), index)
-        bins[:, 0] = k0
-        bins[:, 1] = k0 + 1
-        weights = np.empty((p, 2), np.float64)
-        weights[:, 0] = 1.0 - frac
-        weights[:, 1] = frac
-        keep = (bins >= 0) & (bins < d) & (weights != 0)
-        t_col[:, a, :] = np.where(keep, bins + a * d, -1)
-        t_val[:, a, :] = weights
-        # Projector rows of this angle: entries sorted by bin, then by pixel (stable radix sort)
-        flat_keep = keep.ravel()
-        kept_bins = bins.ravel()[flat_keep]
-        order = np.argsort(kept_bins.astype(bin_key), kind="stable")
-        m = order.size
-        a_col[filled:filled + m] = pixel_of_entry[flat_keep][order]
-        a_val[filled:filled + m] = weights.ravel()[flat_keep][order]
-        a_counts[a * d:(a + 1) * d] = np.bincount(kept_bins, minlength=d)
-        filled += m
-    a_crow = np.zeros(n * d + 1, np.int64)
-    np.cumsum(a_counts, out=a_crow[1:])
-
-    # The transpose, pixel-major: each row's entries are already sorted by column angle · D + bin
-    t_col = t_col.reshape(p, 2 * n)
-    t_keep = t_col >= 0
-    t_crow = np.zeros(p + 1, np.int64)
-    np.cumsum(t_keep.sum(1), out=t_crow[1:])
-    return {"A_crow": a_crow, "A_col": a_col[:filled], "A_val": a_val[:filled],
-            "T_crow": t_crow, "T_col": t_col[t_keep], "T_val": t_val.reshape(p, 2 * n)[t_keep]}
-
-
-def _csr(crow: np.ndarray, col: np.ndarray, val: np.ndarray, size: Tuple[int, int], *,
-         dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """A torch CSR matrix with int32 indices where they fit (faster sparse × dense on CPU)."""
-    small = max(len(col), size[0], size[1]) < 2 ** 31 - 1
-    idx = torch.int32 if small else torch.int64
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
-        return torch.sparse_csr_tensor(torch.from_numpy(crow).to(idx), torch.from_numpy(col).to(idx),
-                                       torch.from_numpy(val).to(dtype), size=size,
-                                       check_invariants=False).to(device)
-
-
-def _matrices(height: int, width: int, angles_deg: Tuple[float, ...], detectors: int, device: torch.device,
-              dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(A, Aᵀ) as CSR tensors for this geometry, device and dtype, from the module-wide LRU cache."""
-    key = (height, width, angles_deg, detectors, str(device), dtype)
-    with _CACHE_LOCK:
-        hit = _CACHE.get(key)
-        if hit is not None:
-            _CACHE.move_to_end(key)
-            return hit
-    arr = system_matrix_arrays(height, width, angles_deg, detectors,
-                               values=np.float32 if dtype == torch.float32 else np.float64)
-    rows, cols = len(angles_deg) * detectors, height * width
-    mats = (_csr(arr["A_crow"], arr["A_col"], arr["A_val"], (rows, cols), dtype=dtype, device=device),
-            _csr(arr["T_crow"], arr["T_col"], arr["T_val"], (cols, rows), dtype=dtype, device=device))
-    with _CACHE_LOCK:
-        _CACHE[key] = mats
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return mats
-
-
-def clear_cache() -> None:
-    """Forget every cached CT system matrix (module-wide)."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
-
-
-class _SparseProduct(torch.autograd.Function):
-    """M @ X with the gradient Mᵀ @ G computed from the cached transpose (no sparse transposition)."""
-
-    @staticmethod
-    def forward(ctx, cols: torch.Tensor, m: torch.Tensor, mt: torch.Tensor) -> torch.Tensor:
-        ctx.mt = mt
-        return m @ cols
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        return ctx.mt @ grad.contiguous(), None, None
-
-
-def _apply_sparse(m: torch.Tensor, mt: torch.Tensor, t: torch.Tensor, out_hw: Tuple[int, int]) -> torch.Tensor:
-    """Apply the (rows × cols) CSR matrix m to (B, C, ·, ·) images: one image is a vector (sparse × vector is
-    the fastest product), several are the columns of a row-major (cols × B·C) matrix (the matrix is read once)."""
-    b, c = t.shape[:2]
-    cols = t.reshape(-1) if b * c == 1 else t.reshape(b * c, -1).T.contiguous()
-    out = _SparseProduct.apply(cols, m, mt) if torch.is_grad_enabled() and t.requires_grad else m @ cols
-    return out.reshape(b, c, *out_hw) if b * c == 1 else out.T.reshape(b, c, *out_hw)
-
 
 class ParallelBeamCT(LinearOperator):
     """Parallel-beam CT: the Radon transform as an exact sparse system matrix (pixel-driven projection with

@@ -177,7 +177,9 @@ def tune_command(task_name, grid, data, limit, prior, seed, device, markdown, se
         command = shlex.join(["scoreinv", "bench", "tune", "--task", task_name, *[v for g in grid for v in ("--grid", g)],
                               "--data", data, "--limit", str(limit), "--seed", str(seed)]
                              + (["--prior", prior] if prior else []))
-        write_section(markdown, section, command=command, table=table, device=str(device or "auto"))
+        from scoreinv.model.devices import resolve_device
+
+        write_section(markdown, section, command=command, table=table, device=str(resolve_device(device)))
 
 
 @bench_group.command("merge")

@@ -45,7 +45,8 @@ class Settings:
 
 @dataclass(frozen=True)
 class Row:
-    """One row of the table: its settings, the image set they were chosen on, and why (see ``docs/tuning.md``)."""
+    """One row of the table: its settings, the validation set they were chosen or confirmed on (never a reported
+    test set), and one line of why (the sweeps are in ``docs/tuning.md``)."""
 
     settings: Settings
     tuned_on: str
@@ -54,10 +55,10 @@ class Row:
 
 ROWS = {
     "inpaint-random": Row(Settings(method="pnp", steps=40, sigma_start=0.1, sigma_end=0.005, eta=0.0,
-                                   warm_start="baseline"), tuned_on="set12",
+                                   warm_start="baseline"), tuned_on="bsd68",
                           why="plug-and-play from the biharmonic fill: the best PSNR per network evaluation"),
     "inpaint-box": Row(Settings(method="pnp", steps=20, sigma_start=0.1, sigma_end=0.005, eta=0.0,
-                                warm_start="baseline"), tuned_on="set12, cbsd68",
+                                warm_start="baseline"), tuned_on="bsd68",
                        why="large holes: sharpen the biharmonic fill gently; higher starts lost PSNR to it"),
     "deblur": Row(Settings(method="pnp", steps=40, sigma_start=0.3, sigma_end=0.003, eta=0.5, warm_start="baseline",
                            prior_weight=0.3), tuned_on="bsd68",
@@ -66,12 +67,12 @@ ROWS = {
                                    warm_start="baseline"), tuned_on="bsd68",
                           why="blurs that erase most frequencies: re-noise fully so that the prior fills the lost band"),
     "sr": Row(Settings(method="pnp", steps=20, sigma_start=0.1, sigma_end=0.01, eta=0.0, warm_start="baseline"),
-              tuned_on="set12", why="plug-and-play from bicubic upsampling; more steps did not gain"),
+              tuned_on="bsd68", why="plug-and-play from bicubic upsampling; more steps did not gain"),
     "ct-sparse": Row(Settings(method="pnp", steps=40, sigma_start=0.1, sigma_end=0.005, eta=0.0,
-                              warm_start="baseline", cg_effort=0.35), tuned_on="ct-test",
+                              warm_start="baseline", cg_effort=0.35), tuned_on="ct-train",
                      why="40 steps from FBP, conjugate gradients budgeted at ⌈0.35 √κ⌉ to stay under 20 s"),
     "ct-limited": Row(Settings(method="pnp", steps=20, sigma_start=0.5, sigma_end=0.005, eta=0.0,
-                               warm_start="baseline", cg_effort=0.13), tuned_on="ct-test",
+                               warm_start="baseline", cg_effort=0.13), tuned_on="ct-train",
                       why="a higher start with a √κ conjugate-gradient budget: the iterations go to the noisy steps"),
     "other": Row(Settings(method="pnp", steps=30, sigma_start=0.5, sigma_end=0.01, eta=0.0, warm_start="dagger"),
                  tuned_on="none", why="a cautious default for operators of no known family: start from A⁺ y"),

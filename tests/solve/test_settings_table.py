@@ -122,3 +122,11 @@ def test_ct_rows_budget_their_conjugate_gradients(tiny_priors):
     assert more.settings["cg_effort"] == 50.0 and not torch.allclose(more.mean, run.mean)
     with pytest.raises(InputError, match="cg_effort"):
         reconstruct(y, operator, prior=prior, steps=3, device="cpu", cg_effort=-1.0)
+
+
+def test_no_row_was_tuned_on_a_reported_test_set():
+    from scoreinv.bench.tune import REPORTED_SETS
+
+    named = {name: entry.tuned_on for name, entry in ROWS.items()
+             if set(part.strip() for part in entry.tuned_on.split(",")) & set(REPORTED_SETS)}
+    assert named == {}
