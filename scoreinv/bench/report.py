@@ -16,6 +16,7 @@ import torch
 
 from scoreinv.errors import InputError
 from scoreinv.io.atomic import atomic_path
+from scoreinv.io.json_files import read_json
 
 RESULTS_JSON, RESULTS_CSV, SUMMARY_MD, FIGURE_PNG = "results.json", "results.csv", "summary.md", "figure.png"
 CSV_COLUMNS = ("image", "index", "task", "method", "kind", "default", "psnr", "ssim", "lpips", "seconds", "nfe",
@@ -56,10 +57,7 @@ def read_record(path) -> dict:
     file = path / RESULTS_JSON if path.is_dir() else path
     if not file.is_file():
         raise InputError(f"{path}: no {RESULTS_JSON} (run 'scoreinv bench tasks --out {path}' first)")
-    try:
-        record = json.loads(file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InputError(f"{file}: not valid JSON") from None
+    record = read_json(file, what="benchmark result")
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise InputError(f"{file}: not a 'scoreinv bench tasks' result")
     return record

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from scoreinv.errors import InputError
+from scoreinv.io.json_files import read_json
 from scoreinv.io.paths import pretrained_dir
 from scoreinv.model.denoiser import Denoiser
 from scoreinv.model.devices import inference_precision, resolve_device
@@ -70,10 +71,7 @@ def load_card(name: str, folder: Path | None = None) -> tuple[dict, Path]:
             raise InputError(f"no prior named {name!r} (shipped: {known}); train one with 'scoreinv train'")
     if not card_path.exists():
         raise InputError(f"{card_path}: model card missing beside the weights")
-    try:
-        card = json.loads(card_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InputError(f"{card_path}: model card is not valid JSON") from None
+    card = read_json(card_path, what="model card")
     missing = {"name", "file", "sha256"} - set(card if isinstance(card, dict) else {})
     if missing:
         raise InputError(f"{card_path}: model card lacks {', '.join(sorted(missing))}")
