@@ -54,9 +54,9 @@ class Row:
 
 
 ROWS = {
-    "inpaint-random": Row(Settings(method="pnp", steps=40, sigma_start=0.1, sigma_end=0.005, eta=0.0,
+    "inpaint-random": Row(Settings(method="pnp", steps=24, sigma_start=0.1, sigma_end=0.005, eta=0.0,
                                    warm_start="baseline"), tuned_on="bsd68",
-                          why="plug-and-play from the biharmonic fill: the best PSNR per network evaluation"),
+                          why="plug-and-play from the biharmonic fill; 24 steps scored as 40 in 0.6 of the time"),
     "inpaint-box": Row(Settings(method="pnp", steps=20, sigma_start=0.1, sigma_end=0.005, eta=0.0,
                                 warm_start="baseline"), tuned_on="bsd68",
                        why="large holes: sharpen the biharmonic fill gently; higher starts lost PSNR to it"),
