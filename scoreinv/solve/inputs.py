@@ -59,8 +59,11 @@ def measured(y, operator, *, device: torch.device, sigma_y: float | None) -> Mea
 def _as_operator(operator):
     """The operator itself, or a DeepInverse physics wrapped as one; TypeError naming what is missing."""
     if type(operator).__module__.split(".")[0] == "deepinv":
-        from scoreinv.interop.deepinv import from_physics
-
+        try:
+            from scoreinv.interop.deepinv import from_physics
+        except ImportError:
+            raise TypeError(f"a DeepInverse {type(operator).__name__} cannot be passed directly yet: wrap it in an "
+                            f"operators.LinearOperator subclass whose A and A_adjoint call it") from None
         return from_physics(operator)
     missing = [name for name in OPERATOR_INTERFACE if not callable(getattr(operator, name, None))]
     if missing:

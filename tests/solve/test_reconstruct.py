@@ -83,3 +83,15 @@ def test_a_prior_of_the_wrong_channel_count_is_refused(tiny_priors):
     operator, _, y = problem()
     with pytest.raises(InputError, match="3-channel"):
         reconstruct(y, operator, prior=colour, device="cpu")
+
+
+def test_a_deepinv_physics_is_accepted_or_refused_in_one_line(prior):
+    dinv = pytest.importorskip("deepinv", reason="needs deepinv (pip install scoreinv[deepinv])")
+    physics = dinv.physics.Inpainting(img_size=(1, 16, 16), mask=0.5)
+    y = physics(torch.rand(1, 1, 16, 16))
+    try:
+        result = reconstruct(y, physics, prior=prior, steps=3, device="cpu")
+    except TypeError as error:
+        assert "\n" not in str(error) and "DeepInverse" in str(error)
+    else:
+        assert result.mean.shape == (1, 1, 16, 16)
