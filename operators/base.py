@@ -30,7 +30,8 @@ def fmt_shape(shape: Sequence[int]) -> str:
 
 
 def check_tensor(t: object, name: str) -> torch.Tensor:
-    """Check that ``t`` is a finite float32/float64 tensor of shape (B, C, H, W); return it."""
+    """Check that ``t`` is a float32/float64 tensor of shape (B, C, H, W) (structure only: no look at the values,
+    so no host sync and vmap-safe); return it."""
     if not isinstance(t, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor of shape (B, C, H, W), got {type(t).__name__}")
     if t.ndim != 4:
@@ -40,6 +41,11 @@ def check_tensor(t: object, name: str) -> torch.Tensor:
         raise ValueError(f"{name} has dtype {t.dtype}; convert it to torch.float32 or torch.float64 first")
     if t.numel() == 0:
         raise ValueError(f"{name} is empty (shape {tuple(t.shape)}); pass at least one pixel")
+    return t
+
+
+def check_finite(t: torch.Tensor, name: str) -> torch.Tensor:
+    """Raise ValueError if ``t`` holds NaN or infinite values (reads the values: a host sync); return it."""
     if not bool(torch.isfinite(t).all()):
         raise ValueError(f"{name} contains NaN or infinite values; replace them (e.g. torch.nan_to_num) first")
     return t
@@ -106,13 +112,25 @@ class LinearOperator(nn.Module):
 
     def validate_input(self, x: torch.Tensor) -> torch.Tensor:
         """Raise ValueError (one line, says what to change) unless x is a finite (B, C, H, W) float tensor this
-        operator accepts; return x."""
+        operator accepts; return x. The check for the public boundary: ``A`` itself checks only the structure
+        (type, dims, dtype, shape), never the values, so it stays sync-free and works under ``torch.func``."""
+        self._checked_input(x)
+        return check_finite(x, "x")
+
+    def validate_measurement(self, y: torch.Tensor) -> torch.Tensor:
+        """Raise ValueError (one line) unless y is a finite 4-D float tensor of a shape A can produce; return y
+        (the boundary check; ``A_adjoint`` checks only the structure)."""
+        self._checked_measurement(y)
+        return check_finite(y, "y")
+
+    def _checked_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The hot-path check of an input: type, dims, dtype and shape, not the values."""
         check_tensor(x, "x")
         self._check_input_shape(tuple(x.shape))
         return x
 
-    def validate_measurement(self, y: torch.Tensor) -> torch.Tensor:
-        """Raise ValueError (one line) unless y is a finite 4-D float tensor of a shape A can produce; return y."""
+    def _checked_measurement(self, y: torch.Tensor) -> torch.Tensor:
+        """The hot-path check of a measurement: type, dims, dtype and shape, not the values."""
         check_tensor(y, "y")
         self._check_output_shape(tuple(y.shape))
         return y
@@ -120,7 +138,7 @@ class LinearOperator(nn.Module):
     def check_prox_args(self, z: torch.Tensor, y: torch.Tensor) -> None:
         """Raise ValueError unless z is a valid input and y a measurement of z's output shape (y may have batch 1,
         shared by every item of z)."""
-        self.validate_input(z)
+        self._checked_input(z)
         check_tensor(y, "y")
         expected = tuple(self.output_shape(tuple(z.shape)))
         if tuple(y.shape[1:]) != expected[1:] or y.shape[0] not in (1, expected[0]):
@@ -228,7 +246,7 @@ class LinearOperator(nn.Module):
 
     def measure(self, x: torch.Tensor, *, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """A noisy measurement: the noise model applied to A x (``generator`` on x's device)."""
-        return self.noise.sample(self.A(x), generator=generator)
+        return self.noise.sample(self.A(self.validate_input(x)), generator=generator)
 
     # Composition
 
@@ -256,14 +274,14 @@ class Identity(LinearOperator):
     """
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
-        return self.validate_input(x)
+        return self._checked_input(x)
 
     def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
-        return self.validate_measurement(y)
+        return self._checked_measurement(y)
 
     def A_dagger(self, y: torch.Tensor, *, tol: float = CG_TOL, max_iter: int = CG_MAX_ITER) -> torch.Tensor:
         """A⁺ y = y (``tol``/``max_iter`` unused)."""
-        return self.validate_measurement(y)
+        return self._checked_measurement(y)
 
     def prox_l2(self, z: torch.Tensor, y: torch.Tensor, gamma: Gamma, *, tol: float = CG_TOL,
                 max_iter: int = CG_MAX_ITER) -> torch.Tensor:
@@ -304,8 +322,8 @@ class Composition(LinearOperator):
     def output_shape(self, input_shape: Sequence[int]) -> Shape:
         return self.outer.output_shape(self.inner.output_shape(input_shape))
 
-    def validate_input(self, x: torch.Tensor) -> torch.Tensor:
-        self.inner.validate_input(x)
+    def _checked_input(self, x: torch.Tensor) -> torch.Tensor:
+        self.inner._checked_input(x)
         return x
 
     def _check_output_shape(self, shape: Shape) -> None:

@@ -164,7 +164,7 @@ class Blur(LinearOperator):
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
         """k ∗ x: (B, C, H, W) → (B, C, H, W), or (B, C, H−h+1, W−w+1) for "valid"."""
-        self.validate_input(x)
+        self._checked_input(x)
         hw = (x.shape[-2], x.shape[-1])
         spec = self._spectrum(hw, x)
         if self.boundary == "circular":
@@ -176,7 +176,7 @@ class Blur(LinearOperator):
 
     def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
         """Correlation with k (the exact transpose), back to the input's shape."""
-        self.validate_measurement(y)
+        self._checked_measurement(y)
         hw = self._input_hw((y.shape[-2], y.shape[-1]))
         spec = self._spectrum(hw, y)
         if self.boundary == "circular":
@@ -205,7 +205,7 @@ class Blur(LinearOperator):
             return super().A_dagger(y, tol=tol, max_iter=max_iter)
         if not eps >= 0:
             raise ValueError(f"eps must be ≥ 0, got {eps}")
-        self.validate_measurement(y)
+        self._checked_measurement(y)
         hw = (y.shape[-2], y.shape[-1])
         spec = self._spectrum(hw, y)
         power = spec.real ** 2 + spec.imag ** 2

@@ -54,6 +54,13 @@ class ParallelBeamCT(LinearOperator):
         self._local: Dict[tuple, Tuple[torch.Tensor, torch.Tensor]] = {}
         self._spectra: Dict[tuple, torch.Tensor] = {}  # normal_spectrum per (device, dtype)
 
+    def __getstate__(self) -> dict:
+        """State for ``copy.deepcopy`` and pickling: the per-device caches (sparse CSR tensors, which can be
+        neither deep-copied nor pickled) are left out and rebuilt on first use from the module-wide cache."""
+        state = super().__getstate__().copy()
+        state["_local"], state["_spectra"] = {}, {}
+        return state
+
     # Constructors
 
     @classmethod
@@ -144,13 +151,13 @@ class ParallelBeamCT(LinearOperator):
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
         """Sinogram of x: (B, C, H, W) → (B, C, n_angles, detectors), line integrals in pixel units."""
-        self.validate_input(x)
+        self._checked_input(x)
         a, at = self._system(x)
         return _apply_sparse(a, at, x, (self.n_angles, self.detectors))
 
     def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
         """Back-projection, the exact transpose: (B, C, n_angles, detectors) → (B, C, H, W)."""
-        self.validate_measurement(y)
+        self._checked_measurement(y)
         a, at = self._system(y)
         return _apply_sparse(at, a, y, (self.height, self.width))
 

@@ -2,6 +2,7 @@
 an exact transpose (an autograd Function)."""
 from __future__ import annotations
 
+import contextlib
 import threading
 import warnings
 from collections import OrderedDict
@@ -92,12 +93,19 @@ def system_matrix_arrays(height: int, width: int, angles_deg: Sequence[float], d
             "T_crow": t_crow, "T_col": t_col[t_keep], "T_val": t_val.reshape(p, 2 * n)[t_keep]}
 
 
+def _outside_transforms():
+    """A guard hiding any active ``torch.func`` transform, under which the sparse factories cannot run (the
+    matrix is a constant of the operator, never a function of the transformed input)."""
+    guard = getattr(torch._C, "_DisableFuncTorch", None)
+    return guard() if guard is not None else contextlib.nullcontext()
+
+
 def _csr(crow: np.ndarray, col: np.ndarray, val: np.ndarray, size: Tuple[int, int], *,
          dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """A torch CSR matrix with int32 indices where they fit (faster sparse × dense on CPU)."""
     small = max(len(col), size[0], size[1]) < 2 ** 31 - 1
     idx = torch.int32 if small else torch.int64
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _outside_transforms():
         warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
         return torch.sparse_csr_tensor(torch.from_numpy(crow).to(idx), torch.from_numpy(col).to(idx),
                                        torch.from_numpy(val).to(dtype), size=size,
@@ -131,23 +139,58 @@ def clear_cache() -> None:
         _CACHE.clear()
 
 
+class SparsePair:
+    """A CSR matrix and its transpose, passed to the autograd Function as one non-tensor argument, so that
+    ``torch.func`` transforms never wrap (or ask the strides of) the sparse tensors.
+
+    Args:
+        m: (rows × cols) CSR matrix.
+        mt: its transpose, (cols × rows) CSR.
+    """
+
+    __slots__ = ("m", "mt")
+
+    def __init__(self, m: torch.Tensor, mt: torch.Tensor) -> None:
+        self.m, self.mt = m, mt
+
+    def transposed(self) -> "SparsePair":
+        return SparsePair(self.mt, self.m)
+
+
 class _SparseProduct(torch.autograd.Function):
-    """M @ X with the gradient Mᵀ @ G computed from the cached transpose (no sparse transposition)."""
+    """M @ X for dense X of shape (cols,) or (cols, k): reverse mode Mᵀ @ G and forward mode M @ Ẋ, both through
+    this Function again (so higher orders and nested transforms compose), and a vmap rule that folds the
+    vmapped dimension into the columns of X."""
 
     @staticmethod
-    def forward(ctx, cols: torch.Tensor, m: torch.Tensor, mt: torch.Tensor) -> torch.Tensor:
-        ctx.mt = mt
-        return m @ cols
+    def forward(cols: torch.Tensor, pair: SparsePair) -> torch.Tensor:
+        return pair.m @ cols.contiguous()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        ctx.pair = inputs[1]
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        return ctx.mt @ grad.contiguous(), None, None
+        return _SparseProduct.apply(grad, ctx.pair.transposed()), None
+
+    @staticmethod
+    def jvp(ctx, cols_dot: torch.Tensor, pair_dot) -> torch.Tensor:
+        return _SparseProduct.apply(cols_dot, ctx.pair)
+
+    @staticmethod
+    def vmap(info, in_dims, cols: torch.Tensor, pair: SparsePair):
+        if in_dims[0] is None:
+            return _SparseProduct.apply(cols, pair), None
+        cols = cols.movedim(in_dims[0], -1)  # (cols, V) or (cols, k, V)
+        out = _SparseProduct.apply(cols.reshape(cols.shape[0], -1), pair)
+        return out.reshape(out.shape[0], *cols.shape[1:]), cols.ndim - 1
 
 
 def _apply_sparse(m: torch.Tensor, mt: torch.Tensor, t: torch.Tensor, out_hw: Tuple[int, int]) -> torch.Tensor:
-    """Apply the (rows × cols) CSR matrix m to (B, C, ·, ·) images: one image is a vector (sparse × vector is
-    the fastest product), several are the columns of a row-major (cols × B·C) matrix (the matrix is read once)."""
+    """Apply the (rows × cols) CSR matrix m (transpose mt) to (B, C, ·, ·) images: one image is a vector (sparse ×
+    vector is the fastest product), several are the columns of a row-major (cols × B·C) matrix (read once)."""
     b, c = t.shape[:2]
-    cols = t.reshape(-1) if b * c == 1 else t.reshape(b * c, -1).T.contiguous()
-    out = _SparseProduct.apply(cols, m, mt) if torch.is_grad_enabled() and t.requires_grad else m @ cols
+    cols = t.reshape(-1) if b * c == 1 else t.reshape(b * c, -1).T
+    out = _SparseProduct.apply(cols, SparsePair(m, mt))
     return out.reshape(b, c, *out_hw) if b * c == 1 else out.T.reshape(b, c, *out_hw)

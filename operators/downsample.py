@@ -120,7 +120,7 @@ class Downsample(LinearOperator):
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
         """Filter and decimate: (B, C, H, W) → (B, C, H/f, W/f)."""
-        self.validate_input(x)
+        self._checked_input(x)
         if self.filter == "box":
             return F.avg_pool2d(x, self.factor) if self.factor > 1 else x.clone()
         mh, mw = self._axis(x.shape[-2], x), self._axis(x.shape[-1], x)
@@ -128,7 +128,7 @@ class Downsample(LinearOperator):
 
     def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
         """Exact transpose: (B, C, h, w) → (B, C, h·f, w·f)."""
-        self.validate_measurement(y)
+        self._checked_measurement(y)
         f = self.factor
         b, c, h, w = y.shape
         if self.filter == "box":
@@ -142,7 +142,7 @@ class Downsample(LinearOperator):
         D_H⁺ y D_W⁺ᵀ."""
         if self.filter == "box":
             return self.A_adjoint(y) * float(self.factor ** 2)
-        self.validate_measurement(y)
+        self._checked_measurement(y)
         f = self.factor
         mh, mw = self._axis(y.shape[-2] * f, y), self._axis(y.shape[-1] * f, y)
         return self._sandwich(y, mh["Dpinv"], mw["Dpinv"].T)

@@ -179,12 +179,12 @@ class Mask(LinearOperator):
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
         """m ⊙ x, same shape as x (B, C, H, W)."""
-        self.validate_input(x)
+        self._checked_input(x)
         return x * self._m(x)
 
     def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
         """m ⊙ y (A is symmetric)."""
-        self.validate_measurement(y)
+        self._checked_measurement(y)
         return y * self._m(y)
 
     def A_dagger(self, y: torch.Tensor, *, tol: float = CG_TOL, max_iter: int = CG_MAX_ITER) -> torch.Tensor:

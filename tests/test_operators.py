@@ -239,6 +239,92 @@ def test_ct_normal_spectrum_is_positive_and_models_the_normal_operator():
     assert rel(model, exact) < 0.12
 
 
+# torch.func, copies and the hot path
+
+FUNC_CASES = [name for name in CASES if name not in NEEDS_SHARED]
+
+
+@pytest.mark.parametrize("name", FUNC_CASES)
+def test_torch_func_vjp_jvp_and_vmap_agree_with_the_operator(name):
+    make, shape = CASES[name]
+    op = make()  # fresh: the first application (and the CT matrix build) happens under the transform
+    if isinstance(op, O.ParallelBeamCT) or name == "ct@blur":
+        from operators.ct_matrix import clear_cache
+        clear_cache()
+    g = gen(7)
+    x = torch.randn(shape, generator=g, dtype=torch.float64)
+    y = torch.randn(op.output_shape(shape), generator=g, dtype=torch.float64)
+    ax, pullback = torch.func.vjp(op.A, x)
+    assert rel(ax, op.A(x)) < 1e-15
+    assert rel(pullback(y)[0], op.A_adjoint(y)) < 1e-14  # the adjoint by autograd is A_adjoint
+    direction = torch.randn(shape, generator=g, dtype=torch.float64)
+    _, tangent = torch.func.jvp(op.A, (x,), (direction,))
+    assert rel(tangent, op.A(direction)) < 1e-14
+    _, pullback_t = torch.func.vjp(op.A_adjoint, y)
+    assert rel(pullback_t(x)[0], op.A(x)) < 1e-14
+    if name != "mask-per-sample":  # a per-sample mask fixes the batch, so it cannot be vmapped over a stack
+        xs, ys = torch.stack([x, -2.0 * x, x.flip(-1)]), torch.stack([y, 3.0 * y])
+        assert rel(torch.func.vmap(op.A)(xs), torch.stack([op.A(v) for v in xs])) < 1e-14
+        assert rel(torch.func.vmap(op.A_adjoint)(ys), torch.stack([op.A_adjoint(v) for v in ys])) < 1e-14
+
+
+def test_ct_under_nested_transforms():
+    from operators.ct_matrix import clear_cache
+    clear_cache()
+    op = O.ParallelBeamCT.sparse_view((13, 11), 7)
+    g = gen(8)
+    x = torch.randn(1, 1, 13, 11, generator=g, dtype=torch.float64)
+    ys = torch.randn((4,) + op.output_shape(x.shape), generator=g, dtype=torch.float64)
+    _, pullback = torch.func.vjp(op.A, x)
+    assert rel(torch.func.vmap(pullback)(ys)[0], torch.stack([op.A_adjoint(y) for y in ys])) < 1e-14
+    jac_rev, jac_fwd = torch.func.jacrev(op.A)(x), torch.func.jacfwd(op.A)(x)
+    dense = jac_rev.reshape(-1, x.numel())
+    assert rel(jac_fwd, jac_rev) < 1e-15 and dense.shape == (7 * op.detectors, 13 * 11)
+    assert rel(dense.T @ ys[0].reshape(-1), op.A_adjoint(ys[0]).reshape(-1)) < 1e-14
+    hvp = torch.func.grad(lambda v: (torch.func.grad(lambda u: (op.A(u) ** 2).sum())(v) * x).sum())(x)
+    assert rel(hvp, 2 * op.A_adjoint(op.A(x))) < 1e-14  # second order: the Hessian 2 AᵀA applied to x
+
+
+@pytest.mark.parametrize("use_first", [False, True])
+def test_ct_deepcopy_and_pickle_before_and_after_use(use_first):
+    import copy
+    import pickle
+    op = O.ParallelBeamCT.sparse_view((17, 15), 6)
+    x = torch.rand(2, 1, 17, 15, generator=gen(), dtype=torch.float64)
+    if use_first:
+        op.A(x.float())
+        op.normal_spectrum(x)
+    for clone in (copy.deepcopy(op), pickle.loads(pickle.dumps(op)), copy.deepcopy(op @ O.Blur.gaussian(1.0)).outer):
+        assert clone is not op and clone.angles_deg == op.angles_deg
+        assert torch.equal(clone.A(x), op.A(x)) and torch.equal(clone.fbp(op.A(x)), op.fbp(op.A(x)))
+    assert len(op._local) == (2 if use_first else 1)  # the original keeps its caches
+
+
+def test_apply_never_reads_the_values():
+    """Finiteness is checked at the boundary (validate_input / validate_measurement, measure), not in A / Aᵀ."""
+    calls = {"n": 0}
+    real = torch.isfinite
+
+    def counted(t):
+        calls["n"] += 1
+        return real(t)
+    ops = [O.Blur.gaussian(1.0), O.Blur.gaussian(1.0, boundary="zero"), O.Mask.box((16, 16)), O.Downsample(2),
+           O.Downsample(2, filter="bicubic"), O.ParallelBeamCT.sparse_view((16, 16), 4), O.Identity(),
+           O.Downsample(2) @ O.Blur.gaussian(1.0)]
+    x = torch.full((1, 1, 16, 16), math.nan)
+    torch.isfinite = counted
+    try:
+        outs = [(op.A(x), op.A_adjoint(op.A(x))) for op in ops]
+    finally:
+        torch.isfinite = real
+    assert calls["n"] == 0
+    assert all(bool(a.isnan().any()) and bool(b.isnan().any()) for a, b in outs)  # garbage in, garbage out
+    with pytest.raises(ValueError, match="NaN"):
+        ops[-1].validate_input(x)
+    with pytest.raises(ValueError, match="NaN"):
+        ops[-1].validate_measurement(x[..., :8, :8])
+
+
 # Closed forms against conjugate gradients
 
 PROX_CASES = {
@@ -399,8 +485,10 @@ BAD = {
     "x not 4-D": (lambda: O.Blur.gaussian(1.0).A(torch.rand(3, 16, 16)), "4 dims"),
     "x not a tensor": (lambda: O.Downsample(2).A(np.zeros((1, 1, 4, 4))), "torch.Tensor"),
     "x half precision": (lambda: O.Mask.box((8, 8)).A(torch.rand(1, 1, 8, 8).half()), "float32"),
-    "x with NaN": (lambda: O.Blur.gaussian(1.0).A(torch.full((1, 1, 16, 16), math.nan)), "NaN"),
-    "y with inf": (lambda: O.Downsample(2).A_adjoint(torch.full((1, 1, 4, 4), math.inf)), "infinite"),
+    "x with NaN": (lambda: O.Blur.gaussian(1.0).validate_input(torch.full((1, 1, 16, 16), math.nan)), "NaN"),
+    "y with inf": (lambda: O.Downsample(2).validate_measurement(torch.full((1, 1, 4, 4), math.inf)), "infinite"),
+    "measure x with NaN": (lambda: O.Mask.box((8, 8)).measure(torch.full((1, 1, 8, 8), math.nan)), "NaN"),
+    "fbp y with NaN": (lambda: O.ParallelBeamCT((8, 8), [0.0]).fbp(torch.full((1, 1, 1, 12), math.nan)), "NaN"),
     "mask shape mismatch": (lambda: O.Mask.box((16, 16)).A(torch.rand(1, 1, 16, 17)), "mask is 16×16"),
     "mask channels mismatch": (lambda: O.Mask(torch.ones(2, 8, 8).index_fill(1, torch.tensor([0]), 0))
                                .A(torch.rand(1, 3, 8, 8)), "channels"),
