@@ -17,57 +17,36 @@ from scoreinv.io.atomic import atomic_path
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 
 
-def read_image(path, *, channels: int | None = None) -> torch.Tensor:
-    """Read an 8- or 16-bit image as float32 (C, H, W) in [0, 1]; any alpha channel is dropped.
+def read_image(path, *, channels: int | None = None, max_pixels: int | None = None) -> torch.Tensor:
+    """Read an image as float32 (C, H, W) in [0, 1], its mode converted explicitly; any alpha channel is dropped
+    (the stored colours are kept, not composited).
 
     Args:
-        path: a PNG, JPEG, TIFF or BMP file.
+        path: a PNG, JPEG, TIFF or BMP file (any mode of :mod:`scoreinv.io.pixels`).
         channels: 1 converts colour to grey (ITU-R 601 luma), 3 repeats grey; None keeps the file's channels.
+        max_pixels: refuse files of more pixels, read from the header before decoding (default
+            :func:`scoreinv.io.pixels.max_pixels`, 64 megapixels).
     """
-    pixels, _ = _read_pixels(path)
+    pixels, _ = _read_pixels(path, max_pixels=max_pixels)
     image = {4: pixels[..., :3], 2: pixels[..., :1]}.get(pixels.shape[-1], pixels)  # drop alpha
     return _to_channels(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1), channels, path)
 
 
-def read_alpha(path) -> torch.Tensor | None:
-    """The alpha channel of an RGBA / grey-alpha image as (1, H, W) in [0, 1], or None if it has none."""
-    pixels, _ = _read_pixels(path)
+def read_alpha(path, *, max_pixels: int | None = None) -> torch.Tensor | None:
+    """The alpha channel of an RGBA / grey-alpha / transparent-palette image as (1, H, W) in [0, 1], or None if it
+    has none (a CMYK image has none: its K channel is ink)."""
+    pixels, _ = _read_pixels(path, max_pixels=max_pixels)
     if pixels.shape[-1] not in (2, 4):
         return None
     return torch.from_numpy(np.ascontiguousarray(pixels[..., -1:])).permute(2, 0, 1)
 
 
-def _read_pixels(path) -> tuple[np.ndarray, int]:
-    """(H, W, C) float32 in [0, 1] and the bit depth; one-line errors for missing or unreadable files."""
-    import skimage.io
+def _read_pixels(path, *, max_pixels: int | None = None) -> tuple[np.ndarray, int]:
+    """(H, W, C) float32 in [0, 1] and the bit depth; one-line errors for missing, unreadable, oversized or
+    unsupported files (see :mod:`scoreinv.io.pixels` for each mode's conversion)."""
+    from scoreinv.io.pixels import decode
 
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, expected an image file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            array = skimage.io.imread(str(path))
-    except Exception as error:  # noqa: BLE001 - every decoder error becomes one line
-        raise InputError(f"{path}: not a readable image ({type(error).__name__})") from None
-    if array.ndim == 2:
-        array = array[..., None]
-    if array.ndim != 3 or array.shape[-1] not in (1, 2, 3, 4) or min(array.shape[:2]) < 1:
-        raise InputError(f"{path}: unsupported image layout {array.shape}; expected grey, RGB or RGBA")
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0, 8
-    if array.dtype == np.uint16:
-        return array.astype(np.float32) / 65535.0, 16
-    if array.dtype == bool:
-        return array.astype(np.float32), 1
-    array = array.astype(np.float32)
-    if not np.isfinite(array).all():
-        raise InputError(f"{path}: the image holds NaN or infinite values")
-    if array.min() < 0 or array.max() > 1:
-        raise InputError(f"{path}: floating-point pixels must lie in [0, 1], found [{array.min():.3g}, {array.max():.3g}]")
-    return array, 32
+    return decode(path, limit=max_pixels)
 
 
 def _to_channels(image: torch.Tensor, channels: int | None, path) -> torch.Tensor:
