@@ -10,6 +10,8 @@ from scoreinv.errors import InputError, first_line
 from scoreinv.solve.rows import row_of
 
 OPERATOR_INTERFACE = ("A", "A_adjoint", "A_dagger", "prox_l2", "norm", "to")
+IMAGE_FAMILIES = ("inpaint", "deblur", "sr")  # measurements in image units; ct's sinograms are line integrals
+RANGE_SLACK = 0.5  # [0, 1] units beyond the noise's 6 σ_y that a measurement of [0, 1] images may still reach
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,11 @@ def measured(y, operator, *, device: torch.device, sigma_y: float | None) -> Mea
     operator = _as_operator(operator)
     if not isinstance(y, torch.Tensor):
         raise InputError(f"y must be a torch.Tensor, got {type(y).__name__}")
+    if y.is_complex() or not y.is_floating_point():
+        kind = str(y.dtype).removeprefix("torch.")
+        how = ("" if y.is_complex() else ", e.g. y.float()" if y.dtype == torch.bool else
+               ", e.g. y.float() / 255" if y.dtype == torch.uint8 else ", e.g. y.float() / 65535 for 16-bit values")
+        raise InputError(f"y is {kind}; pass real floats in [0, 1]{how}")
     if not bool(torch.isfinite(y).all()):
         raise InputError("the measurement holds NaN or infinite values")
     operator = operator.to(device)
@@ -52,8 +59,31 @@ def measured(y, operator, *, device: torch.device, sigma_y: float | None) -> Mea
     noise = getattr(getattr(operator, "noise", None), "sigma", 0.0) if sigma_y is None else sigma_y
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not math.isfinite(noise) or noise < 0:
         raise InputError(f"sigma_y must be a finite number >= 0, got {noise!r}")
-    return Measured(y=y, operator=operator, x_shape=x_shape, sigma_y=float(noise),
-                    family=getattr(operator, "family", "other"), row=row_of(operator))
+    family = getattr(operator, "family", "other")
+    if family in IMAGE_FAMILIES:
+        _check_range(y, float(noise), family)
+    return Measured(y=y, operator=operator, x_shape=x_shape, sigma_y=float(noise), family=family,
+                    row=row_of(operator))
+
+
+def _check_range(y: torch.Tensor, sigma_y: float, family: str) -> None:
+    """One-line InputError, with how to scale, for a measurement of an image-domain operator far outside [0, 1].
+
+    A mask, a blur kernel of non-negative weights summing to 1 and block averaging map [0, 1] images into [0, 1];
+    Gaussian noise exceeds 6 σ_y in a pixel with probability 2e-9, and RANGE_SLACK allows for what the model leaves
+    out (clipping, a camera's processing). Values beyond that band are another scale: 0-255, 0-65535 or [-1, 1].
+    """
+    margin = RANGE_SLACK + 6.0 * sigma_y
+    low, high = float(y.min()), float(y.max())
+    if -margin <= low and high <= 1.0 + margin:
+        return
+    if high > 1.0 + margin:
+        hint = ("if it holds 0-255 values, pass y / 255" if high <= 255.5 else
+                "if it holds 16-bit values, pass y / 65535" if high <= 65535.5 else "scale it to [0, 1]")
+    else:
+        hint = "if it is in [-1, 1], pass (y + 1) / 2" if low >= -1.0 - margin else "scale it to [0, 1]"
+    raise InputError(f"y spans [{low:.4g}, {high:.4g}], outside [{-margin:.3g}, {1 + margin:.3g}] where a "
+                     f"measurement of [0, 1] images lies (family {family}, sigma_y = {sigma_y:g}); {hint}")
 
 
 def _as_operator(operator):

@@ -1,0 +1,58 @@
+"""The Python API's boundary against hostile values: measurements of the wrong type or scale, devices this torch
+lacks, damaged priors; each refused with one line."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import operators as ops
+from scoreinv import reconstruct
+from scoreinv.errors import InputError
+from scoreinv.priors.registry import load_prior
+
+
+@pytest.fixture
+def prior(tiny_priors):
+    return load_prior(str(tiny_priors["gray"]), device="cpu", precision="fp32")
+
+
+def inpainting(sigma_y: float = 0.0):
+    operator = ops.Mask.random((1, 1, 12, 12), missing=0.5, generator=torch.Generator().manual_seed(0),
+                               noise=ops.GaussianNoise(sigma_y))
+    x = torch.rand(1, 1, 12, 12, generator=torch.Generator().manual_seed(1))
+    return operator, x
+
+
+def refused(call, fragment: str) -> str:
+    with pytest.raises(InputError) as error:
+        call()
+    message = str(error.value)
+    assert "\n" not in message and fragment in message, message
+    return message
+
+
+@pytest.mark.parametrize("make,fragment", [
+    (lambda y: (y * 255).to(torch.uint8), "y is uint8; pass real floats in [0, 1], e.g. y.float() / 255"),
+    (lambda y: (y * 65535).to(torch.int32), "y is int32; pass real floats in [0, 1], e.g. y.float() / 65535"),
+    (lambda y: y > 0.5, "y is bool"),
+    (lambda y: y.to(torch.complex64), "y is complex64"),
+    (lambda y: y * 255, "if it holds 0-255 values, pass y / 255"),
+    (lambda y: y * 65535, "pass y / 65535"),
+    (lambda y: y * 2 - 1, "if it is in [-1, 1], pass (y + 1) / 2"),
+    (lambda y: y * 1e7, "scale it to [0, 1]"),
+])
+def test_measurements_of_another_type_or_scale(prior, make, fragment):
+    operator, x = inpainting()
+    y = make(operator.A(x))
+    refused(lambda: reconstruct(y, operator, prior=prior, steps=2, device="cpu"), fragment)
+
+
+def test_noise_widens_the_band_and_ct_is_exempt(prior, tiny_priors):
+    operator, x = inpainting(sigma_y=0.2)
+    noisy = operator.A(x) + 0.2 * torch.randn(1, 1, 12, 12, generator=torch.Generator().manual_seed(2))
+    assert reconstruct(noisy * operator.mask, operator, prior=prior, steps=2, device="cpu").mean.shape == x.shape
+    ct = ops.ParallelBeamCT((12, 12), [0.0, 45.0, 90.0, 135.0])
+    sinogram = ct.A(x)
+    assert float(sinogram.max()) > 2  # line integrals: not [0, 1] units
+    ct_prior = load_prior(str(tiny_priors["ct"]), device="cpu", precision="fp32")
+    assert reconstruct(sinogram, ct, prior=ct_prior, steps=2, device="cpu").mean.shape == x.shape
