@@ -240,6 +240,8 @@ def _report(record: dict, out: Path, *, markdown=None, section=None) -> None:
                + (", figure.png" if (out / "figure.png").is_file() else "") + ")", err=True)
 
 
+from scoreinv.cli.bench_coverage import coverage_command  # noqa: E402 - its own file
 from scoreinv.cli.bench_speed import speed_command  # noqa: E402 - its own file; registered in the group here
 
 bench_group.add_command(speed_command)
+bench_group.add_command(coverage_command)

@@ -199,3 +199,37 @@ class Mixing(_Measured):
         weight = self.norm ** 2 * sigma ** 2 / (self.norm ** 2 * sigma ** 2 + self.sigma_y ** 2)
         return x + weight * self.operator.A_dagger(target - self.operator.A(x))
 
+
+
+class LikelihoodDraw(_DataStep):
+    """The likelihood step of split Gibbs sampling (PnP-DM, Wu et al. 2024; Vono et al. 2019): a draw of
+    z ~ p(z | x, y) ∝ exp(−‖y − A z‖² / (2σ_y²) − ‖z − x‖² / (2ρ²)).
+
+    The draw is exact by perturbation-optimisation (Orieux et al. 2012): z = prox(x + ρ ε₁, y + σ_y ε₂) with
+    γ = ρ² / σ_y², ε₁, ε₂ standard normal; it is exact wherever ``prox_l2`` is (closed forms), and as exact as its
+    conjugate gradients elsewhere. With σ_y = 0 it is the projection of x + ρ ε₁ onto {z : A z = y}.
+
+    Args:
+        operator: a linear operator with ``A``, ``A_dagger``, ``prox_l2``.
+        y: measurement, shaped like ``operator.A(x)``.
+        sigma_y: measurement noise standard deviation ([0, 1] image units).
+        x_shape: shape of the image (B, C, H, W).
+        cg_effort: conjugate-gradient budget of the step, as in :class:`DataConsistency`.
+    """
+
+    def draw(self, x: torch.Tensor, rho: float, generator: torch.Generator | None) -> torch.Tensor:
+        """z ~ p(z | x, y) for the coupling ρ > 0 ([0, 1] units), shaped like ``x``."""
+        device = generator.device if generator is not None else x.device
+        shifted = x + rho * torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
+        if self.sigma_y == 0:
+            return shifted + self.operator.A_dagger(self.y - self.operator.A(shifted))
+        noise = torch.randn(self.y.shape, generator=generator, device=device, dtype=self.y.dtype).to(self.y.device)
+        gamma = rho ** 2 / self.sigma_y ** 2
+        perturbed = self.y + self.sigma_y * noise
+        if self.cg_effort is None:
+            return self.operator.prox_l2(shifted, perturbed, gamma)
+        budget = math.ceil(self.cg_effort * math.sqrt(1 + self.norm ** 2 * gamma))
+        return self.operator.prox_l2(shifted, perturbed, gamma, max_iter=budget)
+
+    def denoised(self, denoiser, x, sigma):
+        raise TypeError("LikelihoodDraw guides the split Gibbs sampler only (scoreinv.sampling.split_gibbs)")

@@ -12,7 +12,9 @@ from scoreinv.sampling.langevin import annealed_langevin
 from scoreinv.sampling.ode import probability_flow
 from scoreinv.sampling.pc import predictor_corrector
 from scoreinv.sampling.pnp import plug_and_play
+from scoreinv.sampling.split_gibbs import split_gibbs
 
+GIBBS_INNER_LEVELS = 4          # reverse-process levels of each prior step of split Gibbs sampling
 LANGEVIN_STEPS_PER_LEVEL = 4      # T, Langevin steps a level of the guided annealed Langevin method
 PRIOR_LANGEVIN_STEPS_PER_LEVEL = 5  # T of NCSNv2's CIFAR-10 configuration, for unconditional sampling
 
@@ -80,6 +82,14 @@ def _mixing(m: Measurement):
     return guidance.Mixing(m.operator, m.y, sigma_y=m.sigma_y, x_shape=m.x_shape)
 
 
+def _likelihood_draw(m: Measurement):
+    return guidance.LikelihoodDraw(m.operator, m.y, sigma_y=m.sigma_y, x_shape=m.x_shape, cg_effort=m.settings.cg_effort)
+
+
+def _gibbs(levels: int) -> int:
+    return GIBBS_INNER_LEVELS * levels
+
+
 def _eta(settings) -> dict:
     return {"eta": settings.eta}
 
@@ -108,6 +118,7 @@ METHODS = {method.name: method for method in [
            lambda settings: {"steps_per_level": LANGEVIN_STEPS_PER_LEVEL}),
     Method("mixing", predictor_corrector, _two_a_level, _mixing),
     Method("pnp", plug_and_play, _one_a_level, _plug_and_play, _eta),
+    Method("gibbs", split_gibbs, _gibbs, _likelihood_draw, lambda settings: {"inner": GIBBS_INNER_LEVELS}),
 ]}
 """The guided methods of :func:`scoreinv.reconstruct`."""
 

@@ -15,7 +15,8 @@ from scoreinv.priors.registry import resolve_prior
 from scoreinv.sampling.methods import METHODS, Measurement
 from scoreinv.sampling.schedules import karras_sigmas
 from scoreinv.solve.inputs import measured
-from scoreinv.solve.settings import ROWS, resolve
+from scoreinv.solve.settings import TARGETS, resolve
+from scoreinv.solve.uncertainty import prediction_interval, predictive_std
 from scoreinv.solve.warm_start import initial_estimate
 
 CONVENTION = ("images in [0, 1]; y = A x + n with n ~ N(0, sigma_y^2 I), sigma_y in [0, 1] image units "
@@ -28,7 +29,9 @@ class Reconstruction:
 
     Attributes:
         mean: pixel-wise mean of the samples, (B, C, H, W) in [0, 1].
-        std: pixel-wise posterior standard deviation (B, C, H, W), or None when n_samples == 1.
+        std: pixel-wise predictive standard deviation (B, C, H, W), or None when n_samples == 1: mean ± 1.645 · std
+            is the 90 % prediction interval of :mod:`scoreinv.solve.uncertainty` (the samples' spread corrected for
+            their number), so it holds the truth 90 % of the time when the samples are posterior draws.
         samples: (n_samples, B, C, H, W).
         nfe: network evaluations in all (every sample).
         seconds: wall-clock time.
@@ -42,9 +45,16 @@ class Reconstruction:
     seconds: float
     settings: dict = field(default_factory=dict)
 
+    def interval(self, level: float = 0.9):
+        """(low, high), each (B, C, H, W): the central prediction interval of probability ``level`` in (0, 1)
+        from the samples (needs n_samples ≥ 2)."""
+        if self.samples.shape[0] < 2:
+            raise InputError("an interval needs n_samples >= 2")
+        return prediction_interval(self.samples, level)
+
 
 def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = None, steps: int | None = None,
-                n_samples: int = 1, seed: int = 0, device=None, sigma_y: float | None = None,
+                n_samples: int = 1, target: str = "estimate", seed: int = 0, device=None, sigma_y: float | None = None,
                 sigma_start: float | None = None, sigma_end: float | None = None, eta: float | None = None,
                 warm_start: str | None = None, prior_weight: float | None = None, cg_effort: float | None = None,
                 self_ensemble: bool | None = None, progress: bool = False) -> Reconstruction:
@@ -60,6 +70,8 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
             :mod:`scoreinv.solve.settings`.
         steps: network evaluations per sample (approximately: a method's levels are steps // NFE per level).
         n_samples: posterior samples per measurement; their mean is ``.mean`` and their spread ``.std``.
+        target: "estimate" (the settings table's rows: the best point estimate, highest PSNR) or "sample" (its
+            sampling rows: draws of p(x | y) by split Gibbs sampling, realistic texture, calibrated spread).
         seed: seeds the generator that is the only source of randomness.
         device: "cpu", "cuda", or None (CUDA if available).
         sigma_y: measurement noise ([0, 1] units); default ``operator.noise.sigma``.
@@ -86,7 +98,9 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
     problem = measured(y, operator, device=device, sigma_y=sigma_y)
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
         raise InputError(f"n_samples must be a whole number >= 1, got {n_samples!r}")
-    settings = resolve(ROWS[problem.row].settings, methods=METHODS, n_samples=n_samples, method=method, steps=steps,
+    if target not in TARGETS:
+        raise InputError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+    settings = resolve(TARGETS[target][problem.row].settings, methods=METHODS, n_samples=n_samples, method=method, steps=steps,
                        sigma_start=sigma_start, sigma_end=sigma_end, eta=eta, warm_start=warm_start,
                        prior_weight=prior_weight, cg_effort=cg_effort)
     denoiser = resolve_prior(prior, family=problem.family, channels=problem.x_shape[1], device=device)
@@ -120,6 +134,6 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
     record = {**asdict(settings), "n_levels": len(sigmas), "sigma_start": sigmas[0], "sigma_end": sigmas[-1],
               "sigma_y": problem.sigma_y, "n_samples": n_samples, "seed": seed, "device": str(device),
               "self_ensemble": self_ensemble, **describe(denoiser), "task_family": problem.family,
-              "defaults_row": problem.row, "nfe_per_sample": counted.calls // n_samples, "convention": CONVENTION}
-    return Reconstruction(mean=samples.mean(0), std=samples.std(0) if n_samples > 1 else None, samples=samples,
+              "defaults_row": problem.row, "target": target, "nfe_per_sample": counted.calls // n_samples, "convention": CONVENTION}
+    return Reconstruction(mean=samples.mean(0), std=predictive_std(samples) if n_samples > 1 else None, samples=samples,
                           nfe=counted.calls, seconds=time.monotonic() - started, settings=record)

@@ -130,3 +130,23 @@ def check(settings: Settings) -> None:
 
 def _finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _sampling(sigma_start: float, *, steps: int = 100, cg_effort: float | None = None) -> Settings:
+    return Settings(method="gibbs", steps=steps, sigma_start=sigma_start, sigma_end=0.01, eta=1.0,
+                    warm_start="baseline", cg_effort=cg_effort)
+
+
+SAMPLE_ROWS = {
+    "inpaint-random": Row(_sampling(0.3), tuned_on="bsd68", why="split Gibbs from the biharmonic fill"),
+    "inpaint-box": Row(_sampling(1.0), tuned_on="bsd68", why="a large first coupling, so that the hole is redrawn"),
+    "deblur": Row(_sampling(0.3), tuned_on="bsd68", why="split Gibbs from Wiener deconvolution"),
+    "deblur-lowpass": Row(_sampling(0.3), tuned_on="bsd68", why="split Gibbs from Wiener deconvolution"),
+    "sr": Row(_sampling(0.3), tuned_on="bsd68", why="split Gibbs from bicubic upsampling"),
+    "ct-sparse": Row(_sampling(0.3, cg_effort=0.35), tuned_on="ct-train", why="split Gibbs from FBP"),
+    "ct-limited": Row(_sampling(0.5, cg_effort=0.35), tuned_on="ct-train", why="split Gibbs from FBP"),
+    "other": Row(_sampling(0.5), tuned_on="none", why="split Gibbs from A⁺ y"),
+}
+"""The rows of ``target="sample"``: posterior draws by split Gibbs sampling (PnP-DM), 100 NFE a sample."""
+
+TARGETS = {"estimate": ROWS, "sample": SAMPLE_ROWS}

@@ -1,0 +1,55 @@
+"""What the spread of n posterior samples says about the truth: predictive standard deviations and intervals.
+
+If the truth and the n samples are independent draws of one Gaussian (what a perfect posterior sampler gives),
+x − mean ~ s √(1 + 1/n) t_{n−1} with s the samples' standard deviation, so the central interval of level q is
+mean ± t_{n−1}((1 + q) / 2) √(1 + 1/n) s (the prediction interval of Student 1908 / Fisher 1935), which holds
+the truth with probability q for every n ≥ 2. The raw ± 1.645 s holds it only 76 % of the time at n = 4.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from scipy.stats import norm as standard_normal
+from scipy.stats import t as student
+
+REFERENCE_LEVEL = 0.9  # .std is scaled so that mean ± z(0.95) · std is exactly the 90 % prediction interval
+
+
+def interval_factor(n: int, level: float) -> float:
+    """t_{n−1}((1 + level) / 2) √(1 + 1/n): the half-width of the level-``level`` prediction interval in units of
+    the samples' standard deviation.
+
+    Args:
+        n: samples (≥ 2).
+        level: the interval's probability, in (0, 1).
+    """
+    if n < 2 or not 0 < level < 1:
+        raise ValueError(f"need n >= 2 and 0 < level < 1, got {n} and {level}")
+    return float(student.ppf((1 + level) / 2, n - 1)) * math.sqrt(1 + 1 / n)
+
+
+def predictive_std(samples: torch.Tensor, *, scale: float = 1.0) -> torch.Tensor:
+    """The predictive standard deviation per pixel: the samples' std times interval_factor(n, 0.9) / z(0.95), so
+    that mean ± 1.645 · std is the 90 % prediction interval (times a calibration ``scale``, 1 when uncalibrated).
+
+    Args:
+        samples: (n, B, C, H, W) with n ≥ 2.
+        scale: a calibration factor (> 0) fitted on validation images, 1 for none.
+    """
+    n = samples.shape[0]
+    z = float(standard_normal.ppf((1 + REFERENCE_LEVEL) / 2))
+    return samples.std(0) * (scale * interval_factor(n, REFERENCE_LEVEL) / z)
+
+
+def prediction_interval(samples: torch.Tensor, level: float, *, scale: float = 1.0):
+    """(low, high) per pixel, each (B, C, H, W): mean ∓ scale · interval_factor(n, level) · s.
+
+    Args:
+        samples: (n, B, C, H, W) with n ≥ 2.
+        level: the interval's probability, in (0, 1).
+        scale: a calibration factor (> 0), 1 for none.
+    """
+    half = samples.std(0) * (scale * interval_factor(samples.shape[0], level))
+    mean = samples.mean(0)
+    return mean - half, mean + half
