@@ -128,6 +128,10 @@ def resolve_prior(prior, *, family: str, channels: int, device):
         prior = default_prior(family, channels)
     if isinstance(prior, (str, Path)):
         prior = load_prior(str(prior), device=device)
+    if any(cls.__module__.startswith("deepinv.") and cls.__name__ == "Denoiser" for cls in type(prior).__mro__):
+        from scoreinv.interop.deepinv import from_deepinv_denoiser  # a deepinv.models.Denoiser, its defaults
+
+        prior = from_deepinv_denoiser(prior)
     missing = missing_attributes(prior)
     if missing:
         raise TypeError(f"prior {type(prior).__name__} lacks {', '.join(missing)} (see scoreinv.model.contract.Prior)")

@@ -88,12 +88,12 @@ def _check_range(y: torch.Tensor, sigma_y: float, family: str) -> None:
 
 def _as_operator(operator):
     """The operator itself, or a DeepInverse physics wrapped as one; TypeError naming what is missing."""
-    if type(operator).__module__.split(".")[0] == "deepinv":
+    if any(cls.__module__.split(".")[0] == "deepinv" for cls in type(operator).__mro__):  # its physics, or subclasses
         try:
             from scoreinv.interop.deepinv import from_physics
-        except ImportError:
-            raise TypeError(f"a DeepInverse {type(operator).__name__} cannot be passed directly yet: wrap it in an "
-                            f"operators.LinearOperator subclass whose A and A_adjoint call it") from None
+        except ImportError as error:
+            raise TypeError(f"a DeepInverse {type(operator).__name__} needs scoreinv.interop.deepinv, which failed "
+                            f"to import ({first_line(error)}); reinstall deepinv (pip install deepinv)") from None
         return from_physics(operator)
     missing = [name for name in OPERATOR_INTERFACE if not callable(getattr(operator, name, None))]
     if missing:

@@ -11,6 +11,8 @@ import pytest
 from conftest import needs_kernels, needs_shared
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+needs_deepinv = pytest.mark.skipif(importlib.util.find_spec("deepinv") is None,
+                                   reason="DeepInverse not installed (pip install 'scoreinv[deepinv]')")
 
 
 def load(name: str):
@@ -29,6 +31,7 @@ def load(name: str):
     ("superresolution_x4", "color", ["--size", "32"]),
     pytest.param("ct_sparse_view", "ct", ["--size", "32", "--views", "8"], marks=needs_shared),
     ("custom_operator", "gray", ["--size", "16"]),
+    pytest.param("deepinv_interop", "gray", ["--size", "16"], marks=needs_deepinv),
 ])
 def test_example_runs(tiny_priors, tmp_path, capsys, name, prior, args):
     scores = load(name).main([*args, "--prior", str(tiny_priors[prior]), "--steps", "2", "--device", "cpu",
@@ -47,5 +50,6 @@ def test_gallery_runs(tiny_priors, tmp_path, capsys):
 
 
 def test_every_example_is_tested():
-    tested = {"inpaint_skimage", "deblur_levin", "superresolution_x4", "ct_sparse_view", "custom_operator", "gallery"}
+    tested = {"inpaint_skimage", "deblur_levin", "superresolution_x4", "ct_sparse_view", "custom_operator", "gallery",
+              "deepinv_interop"}
     assert {path.stem for path in EXAMPLES.glob("*.py") if not path.stem.startswith("_")} == tested
