@@ -6,17 +6,43 @@ import torch
 from scoreinv.errors import InputError
 
 
-def resolve_device(device: str | None) -> torch.device:
-    """"auto"/None → CUDA if available else CPU; otherwise the named device, with a clear error if absent."""
+def resolve_device(device) -> torch.device:
+    """"auto"/None → CUDA if available else CPU; otherwise the named device if this torch and machine have it, with
+    a one-line InputError listing what is available (``meta``, ``mps`` without Metal, ``cuda`` without CUDA, …).
+
+    Args:
+        device: "auto", None, "cpu", "cuda", "cuda:N", "mps", or a torch.device.
+    """
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        device = torch.device(device)
-    except RuntimeError:
-        raise InputError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda was asked for but no CUDA device is available; use --device cpu")
-    return device
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InputError(f"unknown device {device!r}; available here: {', '.join(available_devices())}") from None
+    if resolved.type == "cpu" and resolved.index in (None, 0):
+        return torch.device("cpu")
+    if resolved.type == "cuda" and torch.cuda.is_available():
+        if resolved.index is None or resolved.index < torch.cuda.device_count():
+            return resolved
+    if resolved.type == "mps" and _has_mps() and resolved.index in (None, 0):
+        return resolved
+    raise InputError(f"device {str(device)!r} is not available here (this torch and machine have: "
+                     f"{', '.join(available_devices())})")
+
+
+def available_devices() -> list[str]:
+    """The device names :func:`resolve_device` accepts on this machine."""
+    names = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        names += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if _has_mps():
+        names.append("mps")
+    return names
+
+
+def _has_mps() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
 
 
 def native_bf16(device: torch.device) -> bool:

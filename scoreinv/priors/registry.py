@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -78,6 +79,26 @@ def load_card(name: str, folder: Path | None = None) -> tuple[dict, Path]:
     return card, card_path.parent / card["file"]
 
 
+def prior_files(name) -> dict:
+    """The files behind prior ``name`` (a shipped name or a NAME.pt / NAME.json path), which no output may replace:
+    {path: what it is} for its model card, its Markdown card and its weights.
+
+    Args:
+        name: as :func:`load_prior` takes it.
+    """
+    card, weights = load_card(str(name))
+    card_path = (Path(name).with_suffix(".json") if Path(name).suffix in (".pt", ".json")
+                 else (pretrained_dir() / f"{name}.json"))
+    label = card.get("name", str(name))
+    files = {}
+    for path in (card_path, weights.with_suffix(".json")):
+        files[path] = f"the model card of prior {label}"
+    for path in (card_path.with_suffix(".md"), weights.with_suffix(".md")):
+        files[path] = f"the Markdown card of prior {label}"
+    files[weights] = f"the weights of prior {label}"
+    return files
+
+
 def load_prior(name: str = "natural-gray", *, device=None, precision: str | None = None) -> Denoiser:
     """Load a shipped prior as a :class:`Denoiser` (weights checked against the card's sha256).
 
@@ -98,8 +119,17 @@ def load_prior(name: str = "natural-gray", *, device=None, precision: str | None
         net = UNet(**{**payload["net_config"], "mults": tuple(payload["net_config"]["mults"])})
         net.load_state_dict({k: v.float() for k, v in payload["weights"].items()})
         stats = {key: float(payload["stats"][key]) for key in ("data_mean", "sigma_data", "sigma_min", "sigma_max")}
+        damaged = [key for key, value in payload["weights"].items()
+                   if value.is_floating_point() and not bool(torch.isfinite(value).all())]
     except Exception as error:  # noqa: BLE001 - a truncated or foreign file becomes one line
         raise InputError(f"{weights}: cannot be read as a scoreinv prior ({type(error).__name__})") from None
+    if damaged:
+        raise InputError(f"{weights}: {len(damaged)} weight tensor(s) hold NaN or infinite values (first: "
+                         f"{damaged[0]}); the prior is damaged: export it again from its checkpoint or reinstall it")
+    if not (all(math.isfinite(v) for v in stats.values()) and 0 < stats["sigma_min"] < stats["sigma_max"]
+            and stats["sigma_data"] > 0):
+        shown = ", ".join(f"{key} {value:g}" for key, value in stats.items())
+        raise InputError(f"{weights}: its noise statistics are not usable ({shown}); the prior is damaged")
     device = resolve_device(device)
     # channels-last: oneDNN's fast convolution layout on CPU
     net.requires_grad_(False).eval().to(memory_format=torch.channels_last)
@@ -109,7 +139,23 @@ def load_prior(name: str = "natural-gray", *, device=None, precision: str | None
                         dihedral=card.get("augmentation") == AUGMENTATION)
     denoiser.card = card
     denoiser.name = card["name"]
-    return denoiser.to(device).eval()
+    denoiser = denoiser.to(device).eval()
+    _check_first_call(denoiser, weights)
+    return denoiser
+
+
+def _check_first_call(denoiser: Denoiser, weights: Path) -> None:
+    """One-line InputError unless D(x, σ) is finite on a small picture at σ_min, σ_data and σ_max."""
+    side = max(8, 2 * denoiser.net.factor)
+    channels = denoiser.channels or 1
+    ramp = torch.linspace(0, 1, channels * side * side, device=next(denoiser.parameters()).device)
+    x = ramp.reshape(1, channels, side, side)
+    with torch.no_grad():
+        for sigma in (denoiser.sigma_min, denoiser.sigma_data, denoiser.sigma_max):
+            if not bool(torch.isfinite(denoiser(x, sigma)).all()):
+                raise InputError(f"{weights}: the prior's first call D(x, sigma={sigma:g}) returned NaN or infinite "
+                                 f"values (precision {denoiser.precision}); the prior is damaged or this precision "
+                                 "overflows: try precision fp32, export it again or reinstall it")
 
 
 def resolve_prior(prior, *, family: str, channels: int, device):

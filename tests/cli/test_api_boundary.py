@@ -56,3 +56,34 @@ def test_noise_widens_the_band_and_ct_is_exempt(prior, tiny_priors):
     assert float(sinogram.max()) > 2  # line integrals: not [0, 1] units
     ct_prior = load_prior(str(tiny_priors["ct"]), device="cpu", precision="fp32")
     assert reconstruct(sinogram, ct, prior=ct_prior, steps=2, device="cpu").mean.shape == x.shape
+
+
+@pytest.mark.parametrize("device", ["meta", "mps", "cuda:7", "cpu:3", "potato", ""])
+def test_devices_this_torch_lacks(prior, device):
+    from scoreinv.model.devices import available_devices
+
+    operator, x = inpainting()
+    message = refused(lambda: reconstruct(operator.A(x), operator, prior=prior, steps=2, device=device), "cpu")
+    assert ", ".join(available_devices()) in message
+    if device not in ("potato", ""):
+        assert f"device {device!r} is not available here" in message
+
+
+def test_damaged_priors_are_refused_at_load(tmp_path, monkeypatch):
+    from conftest import TINY_STATS
+    from scoreinv.model.network import UNet
+    from scoreinv.priors.cards import write_prior
+
+    net = UNet(channels=1, base=8, mults=(1, 2), blocks=1)
+    card = {"kind": "natural", "channels": 1, "data": "damaged (tests)", "steps": 0}
+    weights = {**net.state_dict(), "head.bias": torch.full_like(net.state_dict()["head.bias"], float("inf"))}
+    write_prior(tmp_path / "inf.pt", weights=weights, net_config=net.config, stats=TINY_STATS, card=card)
+    refused(lambda: load_prior(str(tmp_path / "inf.pt"), device="cpu"), "hold NaN or infinite values (first: "
+                                                                        "head.bias)")
+    write_prior(tmp_path / "flat.pt", weights=net.state_dict(), net_config=net.config,
+                stats={**TINY_STATS, "sigma_data": 0.0}, card=card)
+    refused(lambda: load_prior(str(tmp_path / "flat.pt"), device="cpu"), "noise statistics are not usable")
+    write_prior(tmp_path / "good.pt", weights=net.state_dict(), net_config=net.config, stats=TINY_STATS, card=card)
+    assert load_prior(str(tmp_path / "good.pt"), device="cpu").name == "good"
+    monkeypatch.setattr(UNet, "forward", lambda self, x, c_noise: x * float("nan"))
+    refused(lambda: load_prior(str(tmp_path / "good.pt"), device="cpu"), "first call D(x, sigma=0.002)")
