@@ -1,10 +1,13 @@
-"""Speed of the default reconstructions: seconds, NFE, one network call, sampler overhead and peak memory.
+"""Speed of the default reconstructions: seconds, NFE, one network call and its GFLOP/s, sampler overhead and peak
+memory.
 
 For each timed task (the default task of each ``scoreinv solve`` family: inpaint-random, deblur-gauss, sr4,
 ct-sparse, and ct-limited, whose data steps cost more than its network calls) a simulated measurement of a square
 grey picture is reconstructed once with :func:`scoreinv.reconstruct` and its default settings. The sampler
 overhead is ``seconds / (NFE × one call) − 1``, where one call is the median time of a bare ``D(x, σ)`` at the
-same size measured in the same run. Peak memory is that of one default
+same size measured in the same run; its GFLOP/s are the FLOPs of one call (convolutions and matrix products,
+counted by ``torch.utils.flop_counter.FlopCounterMode``) over that time, beside the rate of a 1024 × 1024 matrix
+product in the network's element type on the same threads as the machine's reference. Peak memory is that of one default
 reconstruction at a larger size: on CPU the peak resident set size of a fresh Python process (which includes
 torch itself; the figure before reconstructing is reported beside it), on CUDA ``torch.cuda.max_memory_allocated``.
 Run it as ``scoreinv bench speed``.
@@ -20,6 +23,7 @@ import time
 
 import torch
 
+from scoreinv.bench.flops import call_flops, matmul_gflops, precision_dtype
 from scoreinv.errors import InputError
 from scoreinv.problems.measured import DEFAULT_TASK, FAMILIES
 from scoreinv.problems.pictures import read_ct_picture, read_picture, resize
@@ -99,10 +103,12 @@ def measure_task(denoiser, task: str, *, size: int, repeats: int = 5, device=Non
     times += _call_times(denoiser, shape, repeats=repeats, warmup=0, device=device)
     call = statistics.median(times)
     network = result.nfe * call
+    flops = call_flops(denoiser, shape, device=device)
     settings = result.settings
     return {"family": settings["task_family"], "task": task, "size": f"{truth.shape[-2]}x{truth.shape[-1]}",
             "channels": int(truth.shape[1]), "prior": settings["prior"], "method": settings["method"],
             "steps": settings["steps"], "nfe": result.nfe, "seconds": result.seconds, "call_seconds": call,
+            "call_gflop": flops / 1e9, "gflops_per_second": flops / call / 1e9,
             "network_seconds": network, "overhead_percent": 100 * (result.seconds / network - 1),
             "psnr_db": float(psnr(result.mean.cpu(), truth))}
 
@@ -183,6 +189,8 @@ def measure_speed(prior: str = "natural-gray", *, ct_prior: str | None = "ct", s
                 continue
             log(f"timing {task} at {size}x{size} …")
             rows.append(measure_task(denoiser, task, size=size, repeats=repeats, device=device, progress=progress))
+        reference = {"dtype": str(precision_dtype(natural.precision)).removeprefix("torch."),
+                     "gflops_per_second": matmul_gflops(dtype=precision_dtype(natural.precision), device=device)}
         memory = None
         if memory_size is not None:
             memory_prior = ct_prior if memory_family == "ct" else prior
@@ -195,7 +203,7 @@ def measure_speed(prior: str = "natural-gray", *, ct_prior: str | None = "ct", s
         torch.set_num_threads(previous_threads)
     return {"prior": natural.name, "prior_sha256": natural.card.get("sha256"), "device": str(device),
             "threads": threads or previous_threads, "torch": torch.__version__, "size": size, "repeats": repeats,
-            "rows": rows, "memory": memory, "notes": notes}
+            "rows": rows, "reference": reference, "memory": memory, "notes": notes}
 
 
 def markdown_report(report: dict) -> str:
@@ -203,12 +211,14 @@ def markdown_report(report: dict) -> str:
     lines = [f"Prior `{report['prior']}` on {report['device']} (torch {report['torch']}, threads: "
              f"{report['threads']}); default settings, one sample; one call = median of {2 * report['repeats']} "
              f"bare D(x, σ) calls around each reconstruction.", "",
-             "| task | size | method | NFE | total (s) | one call (s) | NFE × call (s) | overhead | PSNR (dB) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| task | size | method | NFE | total (s) | one call (s) | GFLOP/s | NFE × call (s) | overhead "
+             "| PSNR (dB) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in report["rows"]:
         lines.append(f"| {row['task']} | {row['size']} | {row['method']} | {row['nfe']} | {row['seconds']:.2f} | "
-                     f"{row['call_seconds']:.4f} | {row['network_seconds']:.2f} | {row['overhead_percent']:+.1f} % | "
-                     f"{row['psnr_db']:.2f} |")
+                     f"{row['call_seconds']:.4f} | {row['gflops_per_second']:.0f} | {row['network_seconds']:.2f} | "
+                     f"{row['overhead_percent']:+.1f} % | {row['psnr_db']:.2f} |")
+    lines += ["", flops_sentence(report)] if report["rows"] else []
     memory = report.get("memory")
     if memory:
         lines.append("")
@@ -221,6 +231,17 @@ def markdown_report(report: dict) -> str:
                          f"torch, the prior and the measurement).")
     lines += ["", *[f"Note: {note}" for note in report["notes"]]] if report["notes"] else []
     return "\n".join(lines) + "\n"
+
+
+def flops_sentence(report: dict) -> str:
+    """What the GFLOP/s column counts: the work of one call of each prior and size, and the reference rate."""
+    work = {(row["prior"], row["size"]): row["call_gflop"] for row in report["rows"]}
+    calls = "; ".join(f"{prior} at {size}: {gflop:.3g} GFLOP" for (prior, size), gflop in work.items())
+    reference = report.get("reference")
+    scale = (f"; for scale, a 1024 × 1024 {reference['dtype']} matrix product runs at "
+             f"{reference['gflops_per_second']:.0f} GFLOP/s on the same threads" if reference else "")
+    return (f"GFLOP/s: the FLOPs of one D(x, σ) call ({calls}; convolutions and matrix products, 2 a multiply-add, "
+            f"counted by torch's FlopCounterMode) over the one-call time{scale}.")
 
 
 def _measure_memory(request: dict) -> dict:

@@ -1,4 +1,4 @@
-"""``scoreinv bench speed``: seconds, NFE, sampler overhead and peak memory of the default reconstructions."""
+"""``scoreinv bench speed``: seconds, NFE, GFLOP/s, sampler overhead and peak memory of the default reconstructions."""
 from __future__ import annotations
 
 import json
@@ -36,8 +36,9 @@ def speed_command(prior, ct_prior, size, memory_size, memory_task, repeats, thre
     when the CT prior exists) and measure peak memory; prints a Markdown table.
 
     Per task: total seconds of reconstruct() with its defaults, NFE, the median seconds of one bare network call
-    D(x, σ), and the sampler overhead = total / (NFE × one call) − 1. Peak memory: the peak RSS of a fresh
-    process on CPU, torch.cuda.max_memory_allocated on CUDA.
+    D(x, σ), its GFLOP/s (the call's FLOPs, counted by torch's FlopCounterMode, over that time; a matrix product's
+    rate on the same threads is printed for scale), and the sampler overhead = total / (NFE × one call) − 1. Peak
+    memory: the peak RSS of a fresh process on CPU, torch.cuda.max_memory_allocated on CUDA.
 
     \b
     Examples:

@@ -8,12 +8,14 @@ import math
 import pytest
 from click.testing import CliRunner
 
+from scoreinv.bench.flops import call_flops
 from scoreinv.bench.speed import markdown_report, measure_speed, one_call_seconds, speed_problem
 from scoreinv.cli.bench_speed import speed_command
 from scoreinv.errors import InputError
 from scoreinv.priors.registry import load_prior
 
-POSITIVE = ("nfe", "seconds", "call_seconds", "network_seconds", "psnr_db", "steps")
+POSITIVE = ("nfe", "seconds", "call_seconds", "network_seconds", "psnr_db", "steps", "call_gflop",
+            "gflops_per_second")
 
 
 def check_row(row: dict) -> None:
@@ -22,6 +24,7 @@ def check_row(row: dict) -> None:
     assert math.isfinite(row["overhead_percent"]) and row["overhead_percent"] > -100
     assert row["network_seconds"] == pytest.approx(row["nfe"] * row["call_seconds"])
     assert row["overhead_percent"] == pytest.approx(100 * (row["seconds"] / row["network_seconds"] - 1))
+    assert row["gflops_per_second"] == pytest.approx(row["call_gflop"] / row["call_seconds"])
 
 
 @pytest.mark.slow
@@ -74,8 +77,14 @@ def test_speed_command_prints_a_table_and_json(tiny_priors, tmp_path):
     assert "Note: ct skipped: no prior named 'no-such-prior'" in result.stdout
     report = json.loads(out.read_text())
     assert len(report["rows"]) == 3 and report["memory"] is None
+    # the GFLOP/s column: the work of one call of the prior at the benchmark size over the one-call time
+    work = call_flops(load_prior(str(tiny_priors["gray"]), device="cpu"), (1, 1, 32, 32)) / 1e9
     for row in report["rows"]:
         check_row(row)
+        assert row["call_gflop"] == pytest.approx(work)
+        assert f"| {row['call_seconds']:.4f} | {row['gflops_per_second']:.0f} |" in result.stdout
+    assert "| one call (s) | GFLOP/s |" in result.stdout and f"tiny-gray at 32x32: {work:.3g} GFLOP" in result.stdout
+    assert report["reference"]["dtype"] in ("float32", "bfloat16") and report["reference"]["gflops_per_second"] > 0
 
 
 def test_speed_bad_input(tiny_prior):
