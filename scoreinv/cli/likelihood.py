@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from scoreinv.cli.common import Command, device_option
+from scoreinv.cli.common import SEED, Command, device_option, max_pixels_option
 from scoreinv.errors import InputError
 
 
@@ -18,10 +18,12 @@ from scoreinv.errors import InputError
               help="Heun steps of the probability-flow ODE (2 network evaluations each).")
 @click.option("--probes", type=click.IntRange(1), default=1, show_default=True,
               help="Hutchinson probes per trace estimate (more: less variance, proportionally slower).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the Rademacher probes.")
+@click.option("--seed", type=SEED, default=0, show_default=True,
+              help="Seeds the Rademacher probes (-2^63 to 2^64 - 1).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
               help="Network arithmetic (fp32 for an accurate trace).")
 @device_option
+@max_pixels_option
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the figures here.")
 def likelihood_command(image, prior, steps, probes, seed, precision, device, json_path):
     """Log-likelihood of IMAGE under a prior through the probability-flow ODE (Song et al. 2021), in bits/dim
@@ -39,15 +41,16 @@ def likelihood_command(image, prior, steps, probes, seed, precision, device, jso
     """
     import torch
 
-    from scoreinv.io.atomic import atomic_path
     from scoreinv.io.images import _read_pixels, read_image
+    from scoreinv.io.output_set import OutputSet
     from scoreinv.model.devices import resolve_device
-    from scoreinv.priors.registry import load_prior
+    from scoreinv.priors.registry import load_prior, prior_files
     from scoreinv.sampling.likelihood import log_likelihood
 
-    if json_path and Path(json_path).resolve() == Path(image).resolve():
-        raise InputError(f"--json {json_path} is the input image; refusing to overwrite it")
     torch_device = resolve_device(device)
+    outputs = OutputSet({Path(image): "the input image", **prior_files(prior)})
+    if json_path:
+        outputs.plan(json_path, flag="--json")
     denoiser = load_prior(prior, device=torch_device, precision=precision)
     if denoiser.card.get("kind") == "ct":
         from scoreinv.problems.ct_units import read_ct_png
@@ -68,7 +71,8 @@ def likelihood_command(image, prior, steps, probes, seed, precision, device, jso
               "convention": "images in [0, 1]; bits/dim = -log2 p(x) / D + 8 (8-bit image, uniform dequantisation); "
                             "log density of the continuous [0, 1] image in nats"}
     if json_path:
-        with atomic_path(json_path) as tmp:
-            tmp.write_text(json.dumps(record, indent=1) + "\n")
+        text = json.dumps(record, indent=1) + "\n"
+        outputs.add(json_path, lambda tmp: Path(tmp).write_text(text))
+        outputs.commit()
     click.echo(f"{image}: {bits:.4f} bits/dim, log p(x) = {nats:.1f} nats ({x.shape[0]}x{x.shape[1]}x{x.shape[2]}, "
                f"{denoiser.name}, NFE {result.nfe})")

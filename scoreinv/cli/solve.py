@@ -1,14 +1,12 @@
 """``scoreinv solve``: restore a measured image (or simulate a measurement) with a score prior."""
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import click
 
-from scoreinv.cli.common import Command, device_option
-from scoreinv.errors import InputError, first_line
+from scoreinv.cli.common import SEED, Command, FiniteFloat, device_option, max_pixels_option
+from scoreinv.errors import InputError
 from scoreinv.io.images import IMAGE_SUFFIXES
 from scoreinv.problems.measured import DEFAULT_TASK, FAMILIES
 from scoreinv.problems.tasks import TASKS
@@ -38,7 +36,7 @@ SIMULATE_ONLY = ("box", "missing")
                    "--simulate: a random mask].")
 @click.option("--box", default=None,
               help="inpaint --simulate: a missing box, FRACTION of the image (centred) or HxW[+TOP+LEFT] pixels.")
-@click.option("--missing", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+@click.option("--missing", type=FiniteFloat(0, 1, low_open=True, high_open=True), default=None,
               help="inpaint --simulate: fraction of pixels missing at random [default: 0.7].")
 @click.option("--kernel", default=None,
               help="deblur: gaussian:SIGMA[,SIZE], motion:LENGTH,ANGLE, levin:1..8, or a .npy / image file "
@@ -50,7 +48,7 @@ SIMULATE_ONLY = ("box", "missing")
                    "[default: the sinogram's rows over 180°; --simulate: 30].")
 @click.option("--size", default=None,
               help="ct: image size H or HxW in pixels [default: 256 for sinograms; --simulate: the picture's own].")
-@click.option("--noise", type=click.FloatRange(0, 1), default=None,
+@click.option("--noise", type=FiniteFloat(0, 1), default=None,
               help="Measurement noise σ_y in [0, 1] image units (sinogram units for ct) [default: the task's: "
                    "inpaint 0, deblur 0.01, sr 0.01, ct 0.1].")
 @click.option("--prior", default=None,
@@ -60,13 +58,13 @@ SIMULATE_ONLY = ("box", "missing")
               help="Guidance method [default: the task's row in scoreinv.solve.settings (pnp)].")
 @click.option("--steps", type=click.IntRange(1), default=None,
               help="Network evaluations per sample [default: the task's row in scoreinv.solve.settings, 20-40].")
-@click.option("--eta", type=click.FloatRange(0, 1), default=None,
+@click.option("--eta", type=FiniteFloat(0, 1), default=None,
               help="Share of fresh noise re-injected each step, 0 (a point estimate) to 1 (posterior sampling) "
                    "[default: the task's row, e.g. 1 for wide Gaussian blur, 0.5 for motion blur, 0 otherwise].")
-@click.option("--prior-weight", type=click.FloatRange(0, min_open=True), default=None,
+@click.option("--prior-weight", type=FiniteFloat(0, low_open=True), default=None,
               help="λ, the prior's weight against the measurement in plug-and-play [default: the task's row, "
                    "0.23 (DPIR) or 0.3 for blurs that keep most frequencies].")
-@click.option("--cg-effort", type=click.FloatRange(0, min_open=True), default=None,
+@click.option("--cg-effort", type=FiniteFloat(0, low_open=True), default=None,
               help="CT: conjugate-gradient iterations per data step, in units of the square root of its condition "
                    "number (more is slower and closer to the data) [default: the task's row, "
                    f"{ROWS['ct-sparse'].settings.cg_effort:g} for sparse-view CT, {ROWS['ct-limited'].settings.cg_effort:g} "
@@ -77,8 +75,10 @@ SIMULATE_ONLY = ("box", "missing")
 @click.option("--samples", type=click.IntRange(1), default=None,
               help=f"Posterior samples; the output is their mean, the std map their spread [default: 1, or "
                    f"{STD_SAMPLES} with --std-map or --figure].")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the sampler and any simulation.")
+@click.option("--seed", type=SEED, default=0, show_default=True,
+              help="Seeds the sampler and any simulation (-2^63 to 2^64 - 1).")
 @device_option
+@max_pixels_option
 @click.option("--grey", "--gray", "channels", flag_value=1, help="Restore in grey (converts colour input).")
 @click.option("--colour", "--color", "channels", flag_value=3, help="Restore in colour (repeats grey input).")
 @click.option("--std-map", "std_path", type=click.Path(dir_okay=False), default=None,
@@ -110,6 +110,7 @@ def solve_command(input_spec, task, simulate, output, mask, box, missing, kernel
       scoreinv solve --task deblur-motion --simulate skimage:brick --steps 100
       scoreinv solve --task deblur-gauss --simulate skimage:camera --eta 0
     """
+    from scoreinv.model.devices import resolve_device
     from scoreinv.problems.pictures import parse_size
     from scoreinv.problems.simulated import simulated
 
@@ -120,8 +121,9 @@ def solve_command(input_spec, task, simulate, output, mask, box, missing, kernel
     n_samples = samples or (STD_SAMPLES if std_path or figure_path else 1)
     if std_path and n_samples < 2:
         raise InputError("--std-map needs --samples 2 or more (the std is the spread of the samples)")
-    paths = _output_paths(input_spec, output, std_path, figure_path, json_path,
-                          inputs=[mask, kernel if kernel and Path(kernel).exists() else None, angles])
+    resolve_device(device)
+    protected = _input_files(input_spec, mask=mask, kernel=kernel, angles=angles, prior=prior)
+    outputs, paths = _plan_outputs(input_spec, output, std_path, figure_path, json_path, protected=protected)
 
     # The problem
     size_hw = parse_size(size) if size else None
@@ -136,11 +138,13 @@ def solve_command(input_spec, task, simulate, output, mask, box, missing, kernel
         click.echo(f"note: {note}", err=True)
 
     # The reconstruction
-    from scoreinv.priors.registry import default_prior, load_prior
+    from scoreinv.priors.registry import default_prior, load_prior, prior_files
     from scoreinv.solve.reconstruct import reconstruct
 
     x_channels = problem.image_shape[1]
     name = prior or default_prior(family, x_channels)
+    if prior is None:
+        outputs.protect(prior_files(name))
     denoiser = load_prior(name, device=device)
     if denoiser.channels not in (None, x_channels):
         fix = {1: "--grey", 3: "--colour"}.get(denoiser.channels, "another --prior")
@@ -154,28 +158,13 @@ def solve_command(input_spec, task, simulate, output, mask, box, missing, kernel
         raise InputError(f"the reconstruction holds NaN or infinite values (method {result.settings['method']} "
                          "diverged); nothing was written; try another --method or --noise above 0")
 
-    # Metrics and outputs
-    metrics = _metrics(restored, problem.truth[0]) if problem.truth is not None else None
-    from scoreinv.io.images import write_image
+    # The outputs: one transaction, the JSON sidecar last
+    from scoreinv.cli.solve_report import queue_outputs, summary
 
-    write_image(paths["output"], restored)
-    std_white = None
-    if paths["std"] and result.std is not None:
-        from scoreinv.io.figures import std_map
-
-        std_image, std_white = std_map(result.std[0].cpu())
-        write_image(paths["std"], std_image)
-    if paths["figure"]:
-        if result.std is None:
-            click.echo("note: the figure has no std panel (it needs --samples 2 or more)", err=True)
-        write_image(paths["figure"], _figure(problem, restored, result.std))
-    record = {"input": input_spec, "output": str(paths["output"]), "task": problem.task, "simulate": simulate,
-              "measurement": problem.details, "settings": result.settings, "metrics": metrics, "nfe": result.nfe,
-              "seconds": round(result.seconds, 3), "std_map": str(paths["std"]) if paths["std"] else None,
-              "std_map_white": std_white, "figure": str(paths["figure"]) if paths["figure"] else None,
-              "notes": problem.notes}
-    _write_json(paths["json"], record)
-    click.echo(_summary(metrics, result, paths))
+    record = queue_outputs(outputs, paths, problem=problem, result=result, restored=restored, input_spec=input_spec,
+                           simulate=simulate)
+    outputs.commit()
+    click.echo(summary(record["metrics"], result, paths))
 
 
 def _check_options(task: str, family: str, simulate: bool, options: dict, channels: int | None) -> None:
@@ -215,90 +204,38 @@ def _measured(family: str, input_spec: str, *, mask, kernel, scale, angles, size
     return measured_ct(input_spec, angles=angles, size=size, noise=noise)
 
 
-def _output_paths(input_spec: str, output, std_path, figure_path, json_path, *, inputs) -> dict:
-    """The output files, checked before any work: image suffixes, existing folders, never an input, all distinct."""
-    from scoreinv.problems.pictures import input_path, input_stem
+def _input_files(input_spec: str, *, mask, kernel, angles, prior) -> dict:
+    """{path: what it is} of every file an option names, which no output may replace."""
+    from scoreinv.priors.registry import prior_files
+    from scoreinv.problems.pictures import input_path
+
+    files = {input_path(input_spec): "the input file", Path(mask) if mask else None: "the --mask file"}
+    for value, flag in ((kernel, "--kernel"), (angles, "--angles")):
+        if value and Path(value).is_file():
+            files[Path(value)] = f"the {flag} file"
+    if prior is not None:
+        files.update(prior_files(prior))
+    return files
+
+
+def _plan_outputs(input_spec: str, output, std_path, figure_path, json_path, *, protected: dict):
+    """The output set and its files, checked before any work: image suffixes, writable existing folders, never a
+    protected file (an input, a prior's weights or cards), all distinct."""
+    from scoreinv.io.output_set import OutputSet
+    from scoreinv.problems.pictures import input_stem
 
     output = Path(output) if output else Path.cwd() / f"{input_stem(input_spec)}_restored.png"
     paths = {"output": output, "std": Path(std_path) if std_path else None,
              "figure": Path(figure_path) if figure_path else None,
              "json": Path(json_path) if json_path else output.with_suffix(".json")}
-    flags = {"output": "-o", "std": "--std-map", "figure": "--figure", "json": "--json"}
-    protected = [Path(p) for p in [input_path(input_spec), *inputs] if p is not None]
-    seen = {}
+    flags = {"output": "-o", "std": "--std-map", "figure": "--figure",
+             "json": "--json" if json_path else "the JSON sidecar"}
+    outputs = OutputSet(protected)
     for key, path in paths.items():
         if path is None:
             continue
         if key != "json" and path.suffix.lower() not in IMAGE_SUFFIXES:
             raise InputError(f"{flags[key]} {path}: use an image file name ending in .png (or .jpg, .tif, .bmp)")
-        if not path.parent.resolve().is_dir():
-            raise InputError(f"{flags[key]} {path}: output folder {path.parent} does not exist")
-        if path.is_dir():
-            raise InputError(f"{flags[key]} {path}: is a folder, expected a file name")
-        resolved = path.resolve()
-        if any(resolved == p.resolve() for p in protected):
-            raise InputError(f"{flags[key]} {path} is an input file; refusing to overwrite it, choose another name")
-        if resolved in seen:
-            raise InputError(f"{flags[key]} and {seen[resolved]} both name {path}; give them different names")
-        seen[resolved] = flags[key]
-    return paths
-
-
-def _metrics(restored, truth) -> dict:
-    """PSNR (dB), SSIM and LPIPS of the reconstruction against the truth, (C, H, W) in [0, 1]; LPIPS is None (with a
-    warning) when it cannot be computed on this machine or image."""
-    from scoreinv.metrics.perceptual import lpips_distance
-    from scoreinv.metrics.quality import psnr, ssim
-
-    figures = {"psnr": float(psnr(restored, truth))}
-    try:
-        figures["ssim"] = float(ssim(restored, truth))
-    except (ValueError, RuntimeError) as error:
-        figures["ssim"] = None
-        click.echo(f"warning: SSIM not computed ({first_line(error)})", err=True)
-    try:
-        figures["lpips"] = float(lpips_distance(restored, truth))
-    except Exception as error:  # noqa: BLE001 - missing weights, too small an image: report null, do not fail
-        figures["lpips"] = None
-        reason = "the image is smaller than 32x32" if min(truth.shape[-2:]) < 32 else first_line(error)
-        click.echo(f"warning: LPIPS not computed ({reason})", err=True)
-    return {k: (round(v, 4) if v is not None and math.isfinite(v) else None) for k, v in figures.items()}
-
-
-def _figure(problem, restored, std):
-    """measurement | reconstruction | std [| truth], labelled."""
-    from scoreinv.io.figures import colour_map, side_by_side, sinogram_panel, std_map, upsample_nearest
-
-    height, width = problem.image_shape[-2:]
-    y = problem.y[0].cpu()
-    if problem.family == "ct":
-        measurement, label = sinogram_panel(y, height), "sinogram"
-    else:
-        measurement, label = upsample_nearest(y.clamp(0, 1), (height, width)), "measurement"
-    panels, labels = [measurement, restored], [label, "reconstruction"]
-    if std is not None:
-        spread, white = std_map(std[0].cpu())
-        panels.append(colour_map(spread[0]))
-        labels.append(f"std (max {white:.3f})")
-    if problem.truth is not None:
-        panels.append(problem.truth[0].cpu())
-        labels.append("truth")
-    return side_by_side(panels, labels=labels)
-
-
-def _write_json(path: Path, record: dict) -> None:
-    from scoreinv.io.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(record, indent=1, allow_nan=False) + "\n")
-
-
-def _summary(metrics, result, paths) -> str:
-    parts = []
-    if metrics:
-        parts.append(f"PSNR {metrics['psnr']:.2f} dB" if metrics["psnr"] is not None else "PSNR inf")
-        for key, label in (("ssim", "SSIM"), ("lpips", "LPIPS")):
-            parts.append(f"{label} {metrics[key]:.3f}" if metrics[key] is not None else f"{label} n/a")
-    parts += [f"NFE {result.nfe}", f"{result.seconds:.1f} s"]
-    written = [str(p) for p in (paths["output"], paths["std"], paths["figure"], paths["json"]) if p]
-    return ", ".join(parts) + " | wrote " + ", ".join(written)
+        fix = "choose another name" if json_path or key != "json" else "choose another -o or name it with --json"
+        outputs.plan(path, flag=flags[key], fix=fix)
+    return outputs, paths

@@ -1,9 +1,11 @@
 """``scoreinv train``."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from scoreinv.cli.common import Command
+from scoreinv.cli.common import SEED, Command, FiniteFloat, max_pixels_option
 from scoreinv.errors import InputError
 
 
@@ -16,7 +18,7 @@ from scoreinv.errors import InputError
 @click.option("--crop", type=click.IntRange(16), default=64, show_default=True, help="Patch side in pixels.")
 @click.option("--batch", type=click.IntRange(1), default=16, show_default=True, help="Patches per step and process.")
 @click.option("--steps", type=click.IntRange(1), default=None, help="Total steps [default: 40000].")
-@click.option("--lr", type=float, default=4e-4, show_default=True)
+@click.option("--lr", type=FiniteFloat(0, low_open=True), default=4e-4, show_default=True, help="Peak learning rate.")
 @click.option("--warmup", type=click.IntRange(0), default=1000, show_default=True,
               help="Linear learning-rate warm-up steps, then cosine decay to 5 % at --steps.")
 @click.option("--base", type=click.IntRange(4), default=32, show_default=True, help="U-Net width at full resolution.")
@@ -24,12 +26,15 @@ from scoreinv.errors import InputError
 @click.option("--blocks", type=click.IntRange(1), default=1, show_default=True, help="Residual blocks per level.")
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp16", "fp32"]), default="auto", show_default=True,
               help="Autocast dtype of the network; auto: bf16 where the device has it natively, else fp32.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False))
-@click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True)
+@click.option("--checkpoint-minutes", type=FiniteFloat(0, low_open=True), default=5.0, show_default=True,
+              help="Checkpoint every so many minutes of training.")
 @click.option("--checkpoint-steps", type=click.IntRange(0), default=0, show_default=True,
               help="Also checkpoint every N steps (0: off).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--device", default="auto", show_default=True,
+              help="auto, cpu, cuda or cuda:N (where this torch has it).")
+@max_pixels_option
 @click.option("--threads", type=click.IntRange(0), default=0, show_default=True, help="CPU threads (0: all).")
 @click.option("--init-from", default="", type=click.Path(),
               help="Start from a run's checkpoint (OUT/NAME or its checkpoint.pt): its EMA weights and data "
@@ -48,9 +53,12 @@ def train_command(data, name, channels, kind, crop, batch, steps, lr, warmup, ba
       scoreinv train DATA --name my-gray-deep --blocks 2 --init-from runs/my-gray --lr 2e-4   # grow a prior
       torchrun --nproc_per_node 2 -m scoreinv train DATA --name my-gray   # DistributedDataParallel
     """
+    from scoreinv.model.devices import resolve_device
     from scoreinv.training.config import TrainConfig, resumed_config
     from scoreinv.training.loop import train
 
+    resolve_device(device)
+    _check_out_folder(out)
     if resume:
         config = resumed_config(out, name, steps=steps)
         config.device = device if device != "auto" else config.device
@@ -70,3 +78,20 @@ def train_command(data, name, channels, kind, crop, batch, steps, lr, warmup, ba
     path = train(config, resume=resume, progress=not quiet)
     if path is not None:
         click.echo(f"checkpoint: {path}")
+
+
+def _check_out_folder(out: str) -> None:
+    """One-line error, before any work, unless OUT is (or can be made as) a folder this process can write in."""
+    import tempfile
+
+    existing = Path(out).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"--out {out}: {existing} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise InputError(f"--out {out}: cannot write in {existing} ({reason})") from None

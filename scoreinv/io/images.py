@@ -5,7 +5,6 @@ temporary file beside the target and renamed into place, so a file is written wh
 """
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -71,15 +70,32 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
 
 
 def write_image(path, image: torch.Tensor) -> Path:
-    """Write (C, H, W) or (H, W) in [0, 1] as an 8-bit PNG/JPEG, whole or not at all."""
-    import skimage.io
-
-    array = to_uint8(image)
+    """Write (C, H, W) or (H, W) in [0, 1] as an 8-bit PNG/JPEG/TIFF/BMP, whole or not at all."""
     with atomic_path(path) as tmp:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            skimage.io.imsave(str(tmp), array, check_contrast=False)
+        save_image(tmp, image, format=image_format(path))
     return Path(path)
+
+
+def save_image(path, image: torch.Tensor, *, format: str | None = None) -> None:
+    """Encode (C, H, W) or (H, W) in [0, 1] as 8 bits to ``path`` itself (no temporary: see
+    :class:`scoreinv.io.output_set.OutputSet` and :func:`write_image` for whole-or-absent files).
+
+    Args:
+        path: the file to write.
+        image: the picture.
+        format: "PNG", "JPEG", "TIFF" or "BMP" (default: from ``path``'s suffix).
+    """
+    from PIL import Image
+
+    Image.fromarray(to_uint8(image)).save(path, format=format or image_format(path))
+
+
+def image_format(path) -> str:
+    """Pillow's format name for an image file name's suffix (one-line InputError for others)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise InputError(f"{path}: use an image file name ending in .png (or .jpg, .tif, .bmp)")
+    return {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}.get(suffix, suffix[1:].upper())
 
 
 def list_images(folder) -> list[Path]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import re
 import warnings
 from pathlib import Path
 
@@ -68,9 +67,8 @@ def decode(path, *, limit: int | None = None) -> tuple[np.ndarray, int]:
             warnings.simplefilter("always", Image.DecompressionBombWarning)
             with _pillow_limit(limit):
                 image = Image.open(path)  # reads the header only
-    except Image.DecompressionBombError as error:
-        found = re.search(r"\((\d+) pixels\)", str(error))
-        raise _too_large(path, None, int(found.group(1)) if found else None, limit) from None
+    except Image.DecompressionBombError:
+        raise _too_large(path, _header_size(path), limit) from None
     except UnidentifiedImageError:
         if path.suffix.lower() in TIFF_SUFFIXES:
             return _tiff(path, limit)
@@ -81,7 +79,7 @@ def decode(path, *, limit: int | None = None) -> tuple[np.ndarray, int]:
         width, height = image.size
         bomb = any(issubclass(w.category, Image.DecompressionBombWarning) for w in caught)
         if width * height > limit or bomb:
-            raise _too_large(path, (width, height), width * height, limit)
+            raise _too_large(path, (width, height), limit)
         if min(width, height) < 1:
             raise InputError(f"{path}: the image is empty ({width}x{height} pixels)")
         bits = getattr(image, "tag_v2", {}).get(258, (8,))
@@ -100,17 +98,33 @@ def decode(path, *, limit: int | None = None) -> tuple[np.ndarray, int]:
             raise InputError(f"{path}: not a readable image ({type(error).__name__})") from None
 
 
-def _too_large(path: Path, size, pixels: int | None, limit: int) -> InputError:
-    shown = f"{size[0]}x{size[1]} = " if size else ""
-    amount = f"{shown}{pixels / 1e6:.1f} megapixels" if pixels else "more pixels"
-    need = f"{pixels}" if pixels else "N"
-    return InputError(f"{path}: {amount}, above the limit of {limit / 1e6:g} megapixels; raise it with "
-                      f"--max-pixels {need} (max_pixels= in Python) if you mean it")
+def _too_large(path: Path, size: tuple[int, int] | None, limit: int) -> InputError:
+    pixels = size[0] * size[1] if size else None
+    shown = f"{size[0]}x{size[1]} = {_count(pixels)}" if size else "more pixels than allowed"
+    return InputError(f"{path}: {shown}, above the limit of {_count(limit)}; raise it with --max-pixels "
+                      f"{pixels or 'N'} (max_pixels= in Python) if you mean it")
+
+
+def _count(pixels: int) -> str:
+    if pixels < 1_000_000:
+        return f"{pixels} pixels"
+    return f"{pixels / 1e6:.1f}".rstrip("0").rstrip(".") + " megapixels"
+
+
+def _header_size(path: Path) -> tuple[int, int] | None:
+    """Width and height from the header alone, Pillow's bomb check off (nothing is decoded), or None."""
+    from PIL import Image
+
+    try:
+        with _pillow_limit(None), Image.open(path) as image:
+            return image.size
+    except Exception:  # noqa: BLE001 - the size is only for the message
+        return None
 
 
 @contextlib.contextmanager
-def _pillow_limit(limit: int):
-    """Pillow's own decompression-bomb limit set to ours while a file is opened (restored afterwards)."""
+def _pillow_limit(limit: int | None):
+    """Pillow's own decompression-bomb limit set to ours (None: off) while a file is opened, then restored."""
     from PIL import Image
 
     saved = Image.MAX_IMAGE_PIXELS
@@ -206,7 +220,7 @@ def _tiff(path: Path, limit: int) -> tuple[np.ndarray, int]:
             page = tif.pages[0]
             height, width = page.imagelength, page.imagewidth
             if width * height > limit:
-                raise _too_large(path, (width, height), width * height, limit)
+                raise _too_large(path, (width, height), limit)
             photometric = page.photometric.name
             array = page.asarray()
     except InputError:
