@@ -84,7 +84,7 @@ def _check_out_folder(out: str) -> None:
     """One-line error, before any work, unless OUT is (or can be made as) a folder this process can write in."""
     import tempfile
 
-    existing = Path(out).absolute()
+    existing = Path(out)
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():

@@ -99,8 +99,9 @@ def decode(path, *, limit: int | None = None) -> tuple[np.ndarray, int]:
 
 
 def _too_large(path: Path, size: tuple[int, int] | None, limit: int) -> InputError:
+    """The refusal of a file of ``size`` (width, height) pixels above ``limit``, naming the option that raises it."""
     pixels = size[0] * size[1] if size else None
-    shown = f"{size[0]}x{size[1]} = {_count(pixels)}" if size else "more pixels than allowed"
+    shown = f"{size[1]}x{size[0]} (HxW) = {_count(pixels)}" if size else "more pixels than allowed"
     return InputError(f"{path}: {shown}, above the limit of {_count(limit)}; raise it with --max-pixels "
                       f"{pixels or 'N'} (max_pixels= in Python) if you mean it")
 

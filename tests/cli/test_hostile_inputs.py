@@ -74,6 +74,10 @@ def bad_operator_files(root):
     np.save(root / "inf-sino.npy", sinogram)
 
 
+def big_kernel(root):
+    Image.fromarray(np.full((20, 20), 9, np.uint8)).save(root / "bigkernel.png")
+
+
 def links(root):
     (root / "link.png").symlink_to("clean.png")
     os.link(root / "clean.png", root / "hard.png")
@@ -246,14 +250,14 @@ ROWS = [
     R([*SOLVE[:7], "bad/junk.pt", *SOLVE[8:]], "junk.json", damaged_priors, None, id="prior-card-not-json"),
     R(SOLVE, "first call D(x, sigma=", None, infinite_first_call, id="prior-first-call-infinite"),
     # unclear limits
-    R([*SIMULATE[:4], "bomb.png", *SIMULATE[5:]], "100000x100000 = 10000 megapixels, above the limit of "
+    R([*SIMULATE[:4], "bomb.png", *SIMULATE[5:]], "100000x100000 (HxW) = 10000 megapixels, above the limit of "
       "64 megapixels; raise it with --max-pixels 10000000000", png_header, None, id="header-bomb"),
-    R([*SOLVE, "--max-pixels", "200"], "clean.png: 16x16 = 256 pixels, above the limit of 200 pixels; raise it "
+    R([*SOLVE, "--max-pixels", "200"], "clean.png: 16x16 (HxW) = 256 pixels, above the limit of 200 pixels; raise it "
       "with --max-pixels 256", None, None, id="input-above-max-pixels"),
-    R([*SOLVE[:5], "mask20.png", *SOLVE[6:], "--max-pixels", "300"], "mask20.png: 24x20 = 480 pixels", odd_masks,
+    R([*SOLVE[:5], "mask20.png", *SOLVE[6:], "--max-pixels", "300"], "mask20.png: 20x24 (HxW) = 480 pixels", odd_masks,
       None, id="mask-above-max-pixels"),
-    R([*DEBLUR, "--kernel", "kernel.png", "--max-pixels", "5"], "clean.png: 16x16 = 256 pixels", None, None,
-      id="deblur-above-max-pixels"),
+    R([*DEBLUR, "--kernel", "bigkernel.png", "--max-pixels", "300"], "bigkernel.png: 20x20 (HxW) = 400 pixels",
+      big_kernel, None, id="kernel-above-max-pixels"),
     R([*LIKELIHOOD, "--max-pixels", "10"], "above the limit of 10 pixels", None, None,
       id="likelihood-above-max-pixels"),
     R([*SOLVE, "--max-pixels", "0"], "'--max-pixels'", None, None, id="max-pixels-zero"),

@@ -168,7 +168,7 @@ def test_unknown_mode_refused_by_name(mode):
 def test_pixel_limit_from_the_header(tmp_path):
     path = save(tmp_path, "wide.png", Image.new("L", (400, 300)))
     with pixel_limit(100_000):
-        with pytest.raises(InputError, match=r"400x300 = 120000 pixels, above the limit of 100000 pixels; raise it "
+        with pytest.raises(InputError, match=r"300x400 \(HxW\) = 120000 pixels, above the limit of 100000 pixels; raise it "
                                              r"with --max-pixels 120000"):
             read_image(path)
     assert read_image(path, max_pixels=120_000).shape == (1, 300, 400)
@@ -188,11 +188,11 @@ def test_decompression_bomb_warning_is_an_error(tmp_path, monkeypatch):
 
     real_open = PILImage.open
     monkeypatch.setattr(PILImage, "open", bomb)
-    with pytest.raises(InputError, match="300x300 = 90000 pixels, above the limit of 64 megapixels"):
+    with pytest.raises(InputError, match=r"300x300 \(HxW\) = 90000 pixels, above the limit of 64 megapixels"):
         read_image(path)
     monkeypatch.undo()
     huge = save(tmp_path, "huge.png", PILImage.new("1", (3000, 3000)))
-    with pytest.raises(InputError, match="3000x3000 = 9 megapixels, above the limit of 1 megapixels"):
+    with pytest.raises(InputError, match=r"3000x3000 \(HxW\) = 9 megapixels, above the limit of 1 megapixels"):
         read_image(huge, max_pixels=1_000_000)  # Pillow's own error (beyond twice the limit), same message
 
 
@@ -202,3 +202,33 @@ def test_truncated_file_is_one_line(tmp_path):
     (tmp_path / "cut.png").write_bytes(buffer.getvalue()[:200])
     with pytest.raises(InputError, match="not a readable image"):
         read_image(tmp_path / "cut.png")
+
+
+# The same files through scoreinv solve: known pixels (σ_y = 0) come out as the original's
+
+def _known_pixels_kept(cli, tmp_path, tiny_priors, name: str, original: np.ndarray, tolerance: float,
+                       *extra) -> np.ndarray:
+    known = np.full(original.shape[:2], 255, np.uint8)
+    known[4:9, 5:12] = 0
+    Image.fromarray(known).save(tmp_path / "mask.png")
+    prior = tiny_priors["color" if original.ndim == 3 else "gray"]
+    result = cli("solve", "--task", "inpaint", name, "--mask", "mask.png", "--prior", prior, "--steps", "2",
+                 "--quiet", "-o", "out.png", *extra)
+    assert result.exit_code == 0, result.output
+    restored = np.asarray(Image.open(tmp_path / "out.png")).astype(np.float64)
+    assert restored.shape == original.shape
+    assert np.abs(restored[known > 0] - original[known > 0].astype(np.float64)).mean() < tolerance
+    return restored
+
+
+def test_solve_reads_cmyk_16_bit_palette_and_grey_alpha_right(cli, tmp_path, tiny_priors):
+    save(tmp_path, "cmyk.jpg", cmyk_of(RGB), quality=98)
+    _known_pixels_kept(cli, tmp_path, tiny_priors, "cmyk.jpg", RGB, 2.0)
+    save(tmp_path, "grey16.png", Image.fromarray(GREY.astype(np.uint16) * 257))
+    _known_pixels_kept(cli, tmp_path, tiny_priors, "grey16.png", GREY, 0.01)
+    palette = Image.fromarray(RGB).quantize(64)
+    save(tmp_path, "palette.png", palette)
+    _known_pixels_kept(cli, tmp_path, tiny_priors, "palette.png", np.asarray(palette.convert("RGB")), 0.01)
+    alpha = np.full(GREY.shape, 255, np.uint8)
+    save(tmp_path, "la.png", Image.fromarray(np.stack([GREY, alpha], -1)))
+    _known_pixels_kept(cli, tmp_path, tiny_priors, "la.png", GREY, 0.01)
