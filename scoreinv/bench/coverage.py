@@ -10,13 +10,14 @@ import torch
 from scoreinv.errors import InputError
 
 Z50, Z90 = 0.6744897501960817, 1.6448536269514722  # standard normal quantiles at 0.75 and 0.95
+STD_FLOOR = 1 / 1024  # [0, 1] units: std below a quarter grey level counts as this in RMS z
 RANK_PIXELS = 200_000  # pixels drawn (evenly spaced) for the rank correlation
 
 
 @dataclass(frozen=True)
 class Coverage:
     """Calibration of one task: coverage of the central 50 % and 90 % intervals from the samples' quantiles and
-    from mean ± z · std (``.std`` of reconstruct, a predictive std), RMS of (x − mean) / std, Spearman's rank
+    from mean ± z · std (``.std`` of reconstruct, a predictive std), RMS of (x − mean) / max(std, 1/1024), Spearman's rank
     correlation of std with |error|, PSNR of the mean (dB), over the unknown pixels of every image."""
 
     task: str
@@ -92,12 +93,12 @@ def measure_coverage(task_name: str, *, data: str = "bsd68", limit: int = 4, n_s
         q = torch.quantile(samples.flatten(1).double(), torch.tensor([0.05, 0.25, 0.75, 0.95], dtype=torch.float64),
                            dim=0).reshape(4, *truth.shape)[:, keep].float()
         error = x - mean[keep]
-        s = std[keep].clamp_min(1e-12)
+        s = std[keep]
         hits["quantile50"] += int(((q[1] <= x) & (x <= q[2])).sum())
         hits["quantile90"] += int(((q[0] <= x) & (x <= q[3])).sum())
         hits["std50"] += int((error.abs() <= Z50 * s).sum())
         hits["std90"] += int((error.abs() <= Z90 * s).sum())
-        squares += float((error / s).double().pow(2).sum())
+        squares += float((error / s.clamp_min(STD_FLOOR)).double().pow(2).sum())
         pixels += x.numel()
         psnrs.append(float(psnr(mean, truth)))
         stride = max(1, x.numel() * len(images) // RANK_PIXELS)

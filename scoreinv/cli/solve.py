@@ -54,6 +54,9 @@ SIMULATE_ONLY = ("box", "missing")
 @click.option("--prior", default=None,
               help="A shipped prior's name or a NAME.pt path [default: natural-gray / natural-color by channels, "
                    "ct for ct].")
+@click.option("--target", type=click.Choice(["estimate", "sample"]), default="estimate", show_default=True,
+              help="estimate: the best point estimate (highest PSNR); sample: posterior draws (split Gibbs), whose "
+                   "spread is the std map (docs/sampling.md).")
 @click.option("--method", type=click.Choice(list(METHODS)), default=None,
               help="Guidance method [default: the task's row in scoreinv.solve.settings (pnp)].")
 @click.option("--steps", type=click.IntRange(1), default=None,
@@ -89,7 +92,7 @@ SIMULATE_ONLY = ("box", "missing")
               help="JSON sidecar with settings, metrics, NFE and seconds [default: the output's stem + .json].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def solve_command(input_spec, task, simulate, output, mask, box, missing, kernel, scale, angles, size, noise, prior,
-                  method, steps, eta, prior_weight, cg_effort, self_ensemble, samples, seed, device, channels,
+                  target, method, steps, eta, prior_weight, cg_effort, self_ensemble, samples, seed, device, channels,
                   std_path, figure_path, json_path, quiet):
     """Restore INPUT (a measurement, or with --simulate a clean image) with a score-based prior.
 
@@ -105,6 +108,7 @@ def solve_command(input_spec, task, simulate, output, mask, box, missing, kernel
       scoreinv solve --task deblur blurry.png --kernel motion:15,30 --noise 0.01
       scoreinv solve --task deblur blurry.png --kernel kernel.npy
       scoreinv solve --task sr small.png --scale 4 --std-map std.png
+      scoreinv solve --task inpaint photo.png --mask mask.png --target sample --samples 8 --std-map std.png
       scoreinv solve --task ct sinogram.npy --angles 30 --size 256
       scoreinv solve --task ct-limited --simulate slice.png --samples 4
       scoreinv solve --task deblur-motion --simulate skimage:brick --steps 100
@@ -151,7 +155,8 @@ def solve_command(input_spec, task, simulate, output, mask, box, missing, kernel
         raise InputError(f"prior {denoiser.name!r} models {denoiser.channels}-channel images but the image has "
                          f"{x_channels}; add {fix} or choose another --prior")
     result = reconstruct(problem.y, problem.operator, prior=denoiser, method=method, steps=steps,
-                         n_samples=n_samples, seed=seed, device=device, eta=eta, prior_weight=prior_weight,
+                         n_samples=n_samples, target=target, seed=seed, device=device, eta=eta,
+                         prior_weight=prior_weight,
                          cg_effort=cg_effort, self_ensemble=self_ensemble, progress=not quiet)
     restored = result.mean[0].cpu()
     if not bool(restored.isfinite().all()):

@@ -231,5 +231,9 @@ class LikelihoodDraw(_DataStep):
         budget = math.ceil(self.cg_effort * math.sqrt(1 + self.norm ** 2 * gamma))
         return self.operator.prox_l2(shifted, perturbed, gamma, max_iter=budget)
 
+    def kept(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` with noiseless measurements restored exactly (x + A⁺(y − A x) when σ_y = 0; else ``x``)."""
+        return x + self.operator.A_dagger(self.y - self.operator.A(x)) if self.sigma_y == 0 else x
+
     def denoised(self, denoiser, x, sigma):
         raise TypeError("LikelihoodDraw guides the split Gibbs sampler only (scoreinv.sampling.split_gibbs)")

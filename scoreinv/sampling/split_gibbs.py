@@ -27,7 +27,7 @@ def split_gibbs(denoiser, x: torch.Tensor, sigmas, *, guidance, generator=None, 
         inner: reverse-process levels of each prior step (≥ 1).
         floor: the noise level each prior step ends at, [0, 1] units, below the last ρ (None: a quarter of the last ρ).
     Returns:
-        The last prior draw (B, C, H, W).
+        The last prior draw (B, C, H, W), projected onto {A x = y} when σ_y = 0.
     """
     rhos = levels(sigmas)
     if inner < 1:
@@ -41,7 +41,9 @@ def split_gibbs(denoiser, x: torch.Tensor, sigmas, *, guidance, generator=None, 
 
         # Prior step: x ~ p(x | z), z = x + ρ n, by the reverse process from ρ
         x = prior_draw(denoiser, z, rho, floor, inner=inner, generator=generator)
-    return x
+
+    # Noiseless measurements kept exactly
+    return guidance.kept(x)
 
 
 def prior_draw(denoiser, z: torch.Tensor, rho: float, floor: float, *, inner: int, generator=None) -> torch.Tensor:

@@ -175,6 +175,16 @@ def test_solve_writes_std_map_figure_and_json(cli, tiny_prior, write_picture, tm
     assert "std.png" in result.output and "fig.png" in result.output
 
 
+def test_solve_target_sample_draws_by_split_gibbs(cli, tiny_prior, write_picture, tmp_path):
+    picture = write_picture("clean.png", 32, 48)
+    ok(cli("solve", "--task", "inpaint", "--simulate", picture, "--prior", tiny_prior, "-o", "s.png", "--target",
+           "sample", "--samples", "2", "--std-map", "std.png", *FAST))
+    settings = sidecar(tmp_path / "s.json")["settings"]
+    # two couplings at least, four prior levels each
+    assert settings["target"] == "sample" and settings["method"] == "gibbs" and settings["nfe_per_sample"] == 8
+    assert image_shape(tmp_path / "std.png") == (32, 48)
+
+
 def test_solve_same_seed_same_bytes(cli, tiny_prior, write_picture, tmp_path):
     picture = write_picture("clean.png", 32, 48)
     for name, seed in (("a.png", 3), ("b.png", 3), ("c.png", 4)):

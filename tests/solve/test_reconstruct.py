@@ -23,7 +23,7 @@ def problem(sigma_y: float = 0.0):
     return operator, x, operator.A(x)
 
 
-@pytest.mark.parametrize("method", ["pnp", "dc"])
+@pytest.mark.parametrize("method", ["pnp", "dc", "gibbs"])
 def test_noiseless_observed_pixels_are_kept(prior, method):
     operator, x, y = problem()
     result = reconstruct(y, operator, prior=prior, method=method, steps=5, device="cpu")
@@ -38,6 +38,18 @@ def test_each_method_spends_what_its_record_says_and_no_more(prior, method):
     record = METHODS[method]
     assert result.nfe == record.nfe(result.settings["n_levels"]) <= 12
     assert result.settings["method"] == method and result.settings["nfe_per_sample"] == result.nfe
+
+
+def test_the_sample_target_uses_its_rows_and_an_unknown_target_is_refused(prior):
+    operator, _, y = problem(0.05)
+    result = reconstruct(y, operator, prior=prior, target="sample", n_samples=2, steps=8, device="cpu")
+    assert result.settings["target"] == "sample" and result.settings["method"] == "gibbs"
+    low, high = result.interval(0.9)
+    assert bool((low <= result.mean).all() and (result.mean <= high).all()) and bool((high > low).any())
+    with pytest.raises(InputError, match="target"):
+        reconstruct(y, operator, prior=prior, target="posterior", device="cpu")
+    with pytest.raises(InputError, match="n_samples >= 2"):
+        reconstruct(y, operator, prior=prior, steps=2, device="cpu").interval()
 
 
 def test_a_seed_reproduces_and_another_seed_differs(prior):
