@@ -1,5 +1,6 @@
 """Denoising benchmark of a prior: PSNR of one call D(y, σ) on Gaussian-noised test images, beside a
-Gaussian-filter baseline whose width is chosen on training images (never on the test set)."""
+Gaussian-filter baseline whose width is chosen on training images (never on the test set) and, optionally, BM3D
+(Dabov et al. 2007; the optional ``bm3d`` package) on the same noise draws."""
 from __future__ import annotations
 
 import torch
@@ -43,9 +44,9 @@ def best_filter_width(train_images: list[torch.Tensor], sigma: float) -> float:
 
 @torch.no_grad()
 def denoise_benchmark(denoiser: Denoiser, images: list[tuple[str, torch.Tensor]], *, sigmas: list[float],
-                      train_images: list[torch.Tensor] | None = None, seed: int = 0,
+                      train_images: list[torch.Tensor] | None = None, seed: int = 0, bm3d: bool = False,
                       progress: bool = True) -> dict:
-    """Mean PSNR of D(y, σ) (and of the Gaussian filter) per σ over ``images``.
+    """Mean PSNR of D(y, σ) (and of the Gaussian filter, and of BM3D) per σ over ``images``, same noise draws.
 
     Args:
         denoiser: the prior.
@@ -53,15 +54,18 @@ def denoise_benchmark(denoiser: Denoiser, images: list[tuple[str, torch.Tensor]]
         sigmas: noise levels in [0, 1] units.
         train_images: training images on which to choose the Gaussian filter's width (None: no baseline).
         seed: noise draws use seed + image index.
+        bm3d: also run BM3D with the true σ (needs the ``bm3d`` package; see ``scoreinv.baselines.blockmatching``).
     Returns:
-        {"prior": {σ: dB}, "gaussian_filter": {σ: dB}, "filter_width": {σ: px}, "per_image": [...]}
+        {"prior": {σ: dB}, "gaussian_filter": {σ: dB}, "filter_width": {σ: px}, "bm3d": {σ: dB}, "per_image": [...]}
     """
+    from scoreinv.baselines.blockmatching import bm3d_denoise
+
     device = next(denoiser.parameters()).device
-    result = {"prior": {}, "gaussian_filter": {}, "filter_width": {}, "per_image": []}
+    result = {"prior": {}, "gaussian_filter": {}, "filter_width": {}, "bm3d": {}, "per_image": []}
     bar = Progress(len(sigmas) * len(images), desc="denoise", enabled=progress)
     for sigma in sigmas:
         width = best_filter_width(train_images, sigma) if train_images else None
-        prior_scores, filter_scores = [], []
+        prior_scores, filter_scores, bm3d_scores = [], [], []
         for i, (name, x) in enumerate(images):
             y = noisy(x, sigma, seed + i)
             out = denoiser(y[None].to(device), sigma)[0].cpu().float()
@@ -70,11 +74,16 @@ def denoise_benchmark(denoiser: Denoiser, images: list[tuple[str, torch.Tensor]]
             if width is not None:
                 filter_scores.append(psnr_db(gaussian_filter(y, width), x))
                 row["gaussian_filter"] = filter_scores[-1]
+            if bm3d:
+                bm3d_scores.append(psnr_db(bm3d_denoise(y[None], sigma=sigma)[0], x))
+                row["bm3d"] = bm3d_scores[-1]
             result["per_image"].append(row)
             bar.update(1, psnr=prior_scores[-1])
         result["prior"][sigma] = sum(prior_scores) / len(prior_scores)
         if width is not None:
             result["gaussian_filter"][sigma] = sum(filter_scores) / len(filter_scores)
             result["filter_width"][sigma] = width
+        if bm3d:
+            result["bm3d"][sigma] = sum(bm3d_scores) / len(bm3d_scores)
     bar.close()
     return result

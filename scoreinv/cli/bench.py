@@ -40,8 +40,10 @@ def bench_group():
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None,
               help="Network arithmetic [default: fp16 on CUDA, bf16 on CPUs that have it natively, else fp32].")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the figures here.")
+@click.option("--bm3d", is_flag=True, help="Also BM3D on the same noise draws (needs pip install 'scoreinv[bm3d]'; "
+                                           "free for non-commercial use only).")
 @device_option
-def denoise_command(prior, data, sigmas, limit, precision, json_path, device):
+def denoise_command(prior, data, sigmas, limit, precision, json_path, bm3d, device):
     """PSNR of one call D(y, σ) on Gaussian-noised test images, beside a Gaussian filter whose width is
     chosen on training images.
 
@@ -50,18 +52,17 @@ def denoise_command(prior, data, sigmas, limit, precision, json_path, device):
       scoreinv bench denoise --prior natural-gray --data set12 --sigmas 15/255,25/255,50/255
       scoreinv bench denoise --prior ct --data ct-test --sigmas 0.05
     """
-    from scoreinv.bench.denoise_report import DENOISE_SETS, measure_denoising
+    from scoreinv.bench.denoise_report import DENOISE_SETS, denoise_table, measure_denoising
     from scoreinv.io.atomic import atomic_path
     from scoreinv.priors.registry import load_prior
 
     denoiser = load_prior(prior, device=device, precision=precision)
     default_data, default_sigmas = DENOISE_SETS[(denoiser.card["kind"], denoiser.card["channels"])]
     report, command = measure_denoising(denoiser, prior, dataset=data or default_data,
-                                        sigmas=parse_sigmas(sigmas) if sigmas else default_sigmas, limit=limit)
+                                        sigmas=parse_sigmas(sigmas) if sigmas else default_sigmas, limit=limit,
+                                        bm3d=bm3d)
     click.echo(f"\n{command}  ({report['images']} images, {report['precision']})")
-    click.echo("| sigma | prior PSNR (dB) | Gaussian filter PSNR (dB) |\n| --- | --- | --- |")
-    for label, value in report["psnr"].items():
-        click.echo(f"| {label} | {value:.2f} | {report['gaussian_filter_psnr'].get(label, float('nan')):.2f} |")
+    click.echo(denoise_table(report))
     if json_path:
         with atomic_path(json_path) as tmp:
             tmp.write_text(json.dumps(report, indent=1))

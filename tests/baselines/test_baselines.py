@@ -6,7 +6,8 @@ import pytest
 import torch
 
 import operators as O
-from scoreinv.baselines import BASELINES, baselines_for, deconvolution, inpainting, tomography, upsampling
+from scoreinv.baselines import (BASELINES, baselines_for, blockmatching, deconvolution, inpainting, tomography,
+                                upsampling)
 from scoreinv.baselines.tv import gradient, gradient_adjoint, total_variation, tv_objective, tv_solve
 from scoreinv.errors import InputError
 from scoreinv.metrics.quality import psnr
@@ -41,8 +42,10 @@ def db(x, ref) -> float:
 
 
 def test_table_covers_every_task_with_uniform_callables():
+    bm3d = ["bm3d"] if blockmatching.available() else []  # optional: listed only when installed
     assert {task: [name for name, _ in entries] for task, entries in BASELINES.items()} == {
-        "inpaint": ["biharmonic"], "deblur": ["wiener", "tv"], "sr": ["bicubic"], "ct": ["fbp", "tv"]}
+        "inpaint": ["biharmonic"], "deblur": ["wiener", "tv"] + bm3d, "sr": ["bicubic"],
+        "ct": ["fbp", "cgls", "sirt", "tv"]}
     assert baselines_for("ct") is BASELINES["ct"]
     with pytest.raises(InputError, match="no baselines"):
         baselines_for("denoise-3d")
