@@ -6,7 +6,7 @@ input's device, with ``A``, the exact transpose ``A_adjoint``, a pseudo-inverse 
 This package depends on torch, kornia and numpy only (never on scoreinv).
 """
 from .base import Composition, Identity, LinearOperator
-from .iterative import conjugate_gradient, power_iteration
+from .iterative import conjugate_gradient, lanczos_top, power_iteration, spectral_norm
 from .blur import Blur
 from .check import CheckReport, check
 from .ct import ParallelBeamCT
@@ -19,5 +19,5 @@ __all__ = [
     "LinearOperator", "Identity", "Composition", "Mask", "Blur", "Downsample", "ParallelBeamCT",
     "GaussianNoise", "PoissonNoise", "NoiseModel", "check", "CheckReport",
     "gaussian_kernel", "motion_kernel", "load_kernel", "levin_kernels", "kernels12", "default_shared_dir",
-    "conjugate_gradient", "power_iteration",
+    "conjugate_gradient", "power_iteration", "lanczos_top", "spectral_norm",
 ]

@@ -13,7 +13,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from .iterative import CG_MAX_ITER, CG_TOL, NORM_ITERS, conjugate_gradient, power_iteration
+from .iterative import CG_MAX_ITER, CG_TOL, NORM_MAX_ITER, NORM_TOL, conjugate_gradient, spectral_norm
 from .noise import GaussianNoise, NoiseModel
 
 Shape = Tuple[int, ...]
@@ -72,6 +72,10 @@ class LinearOperator(nn.Module):
     """
 
     family = "other"  # what kind of problem the operator poses: "inpaint", "deblur", "sr", "ct" or "other"
+    # How A_dagger relates to the Moore–Penrose inverse (for the invariant kit): "exact" (a closed form),
+    # "iterative" (conjugate gradients stopped at tol or max_iter) or "regularised" (e.g. a Wiener filter); None
+    # means "iterative" for the inherited CG fallback and "exact" for an A_dagger of the subclass's own
+    pinv_kind: Optional[str] = None
 
     def __init__(self, *, noise: Optional[NoiseModel] = None) -> None:
         super().__init__()
@@ -202,29 +206,34 @@ class LinearOperator(nn.Module):
 
     # Spectral norm
 
-    def norm(self, shape: Optional[Sequence[int]] = None, *, iters: int = NORM_ITERS,
+    def norm(self, shape: Optional[Sequence[int]] = None, *, tol: float = NORM_TOL, max_iter: int = NORM_MAX_ITER,
              dtype: torch.dtype = torch.float32, device: Union[str, torch.device, None] = None) -> float:
-        """Spectral norm ‖A‖₂ for inputs of ``shape``: a closed form where the operator has one, otherwise
-        power iteration on AᵀA (von Mises 1929), cached per shape, dtype and device.
+        """Spectral norm ‖A‖₂ for inputs of ``shape``: a closed form where the operator has one, otherwise the
+        Lanczos process on AᵀA run to a relative Ritz residual ``tol`` (see ``spectral_norm``), cached per shape,
+        dtype, device and settings.
 
         Args:
             shape: input shape (B, C, H, W); optional when the operator fixes it (CT, Mask).
-            iters: maximum power iterations (≥ 1); stops early at 1e-7 relative change.
+            tol: relative residual of the top eigenvalue of AᵀA at which to stop (> 0; default 1e-4, so the norm
+                is within ~tol/2, from below).
+            max_iter: iteration limit (≥ 1; one A and one Aᵀ each; default 300).
             dtype: float32 (default; shares the operator's float32 caches, e.g. the CT matrix) or float64.
             device: where to compute (default: where the operator's buffers live, else CPU).
         """
         shape = self._resolve_shape(shape)
-        if iters < 1:
-            raise ValueError(f"iters must be ≥ 1, got {iters}")
+        if not (tol > 0 and math.isfinite(tol)):
+            raise ValueError(f"tol must be a finite number > 0, got {tol}")
+        if int(max_iter) != max_iter or max_iter < 1:
+            raise ValueError(f"max_iter must be an integer ≥ 1, got {max_iter}")
         if device is None:
             ref = next(iter(self.buffers()), None)
             device = ref.device if ref is not None else torch.device("cpu")
         device = torch.device(device)
-        key = (shape, dtype, str(device), iters)
+        key = (shape, dtype, str(device), tol, int(max_iter))
         if key not in self._norm_cache:
             closed = self._norm_closed_form(shape)
-            self._norm_cache[key] = closed if closed is not None else power_iteration(
-                self, shape, iters=iters, dtype=dtype, device=device)
+            self._norm_cache[key] = closed if closed is not None else spectral_norm(
+                self, shape, tol=tol, max_iter=int(max_iter), dtype=dtype, device=device)[0]
         return self._norm_cache[key]
 
     def _norm_closed_form(self, shape: Shape) -> Optional[float]:
@@ -272,6 +281,8 @@ class Identity(LinearOperator):
     Args:
         noise: noise model (default ``GaussianNoise(0.0)``).
     """
+
+    pinv_kind = "exact"
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
         return self._checked_input(x)

@@ -92,6 +92,11 @@ class Blur(LinearOperator):
         """A kernel stored as .npy or as an image (see ``load_kernel``; normalised to sum 1)."""
         return cls(load_kernel(path), boundary=boundary, noise=noise)
 
+    @property
+    def pinv_kind(self) -> str:
+        """For the invariant kit: circular A⁺ is the regularised Wiener filter, the others conjugate gradients."""
+        return "regularised" if self.boundary == "circular" else "iterative"
+
     # Shapes
 
     @property

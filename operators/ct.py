@@ -30,6 +30,7 @@ class ParallelBeamCT(LinearOperator):
     """
 
     family = "ct"
+    pinv_kind = "iterative"  # CG, stopped at tol or max_iter
 
     def __init__(self, shape_hw: Sequence[int], angles_deg: Union[Sequence[float], np.ndarray, torch.Tensor], *,
                  detectors: Optional[int] = None, noise: Optional[NoiseModel] = None) -> None:

@@ -187,10 +187,21 @@ class _SparseProduct(torch.autograd.Function):
         return out.reshape(out.shape[0], *cols.shape[1:]), cols.ndim - 1
 
 
+def _differentiated(t: torch.Tensor) -> bool:
+    """Whether a product with t must go through the autograd Function: t records a graph, or a torch.func
+    transform or a forward-mode AD level is active (the Function costs ~0.1 ms per call in Python)."""
+    if t.requires_grad and torch.is_grad_enabled():
+        return True
+    functorch = getattr(torch._C, "_functorch", None)
+    if functorch is None or functorch.is_functorch_wrapped_tensor(t):
+        return True
+    return getattr(torch.autograd.forward_ad, "_current_level", 0) >= 0
+
+
 def _apply_sparse(m: torch.Tensor, mt: torch.Tensor, t: torch.Tensor, out_hw: Tuple[int, int]) -> torch.Tensor:
     """Apply the (rows × cols) CSR matrix m (transpose mt) to (B, C, ·, ·) images: one image is a vector (sparse ×
     vector is the fastest product), several are the columns of a row-major (cols × B·C) matrix (read once)."""
     b, c = t.shape[:2]
     cols = t.reshape(-1) if b * c == 1 else t.reshape(b * c, -1).T
-    out = _SparseProduct.apply(cols, SparsePair(m, mt))
+    out = _SparseProduct.apply(cols, SparsePair(m, mt)) if _differentiated(t) else m @ cols.contiguous()
     return out.reshape(b, c, *out_hw) if b * c == 1 else out.T.reshape(b, c, *out_hw)

@@ -69,6 +69,7 @@ class Downsample(LinearOperator):
     """
 
     family = "sr"
+    pinv_kind = "exact"
 
     def __init__(self, factor: int, *, filter: str = "box", noise: Optional[NoiseModel] = None) -> None:
         super().__init__(noise=noise)

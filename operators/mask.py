@@ -33,6 +33,7 @@ class Mask(LinearOperator):
     """
 
     family = "inpaint"
+    pinv_kind = "exact"
 
     def __init__(self, mask: Union[torch.Tensor, np.ndarray], *, noise: Optional[NoiseModel] = None) -> None:
         super().__init__(noise=noise)
