@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .base import Gamma, LinearOperator, Shape, fmt_shape
-from .ct_matrix import _apply_sparse, _matrices
+from .ct_matrix import PROJECTORS, _apply_sparse, _matrices
 from .noise import NoiseModel
 
 CT_CG_MAX_ITER = 300
@@ -27,14 +27,20 @@ class ParallelBeamCT(LinearOperator):
         angles_deg: projection angles in degrees (any finite values, any order), e.g. ``range(180)``.
         detectors: detector bins D (≥ 1); default ⌈√(H² + W²)⌉ (the image diagonal, covering every ray).
         noise: noise model (default ``GaussianNoise(0.0)``; use ``PoissonNoise(photons)`` for low dose).
+        projector: "pixel" (default, the pixel-driven matrix above) or "joseph" (ray-driven: each ray sampled
+            once per row or column with linear interpolation, Joseph 1982; also with an exact transpose).
     """
 
     family = "ct"
     pinv_kind = "iterative"  # CG, stopped at tol or max_iter
 
     def __init__(self, shape_hw: Sequence[int], angles_deg: Union[Sequence[float], np.ndarray, torch.Tensor], *,
-                 detectors: Optional[int] = None, noise: Optional[NoiseModel] = None) -> None:
+                 detectors: Optional[int] = None, noise: Optional[NoiseModel] = None,
+                 projector: str = "pixel") -> None:
         super().__init__(noise=noise)
+        if projector not in PROJECTORS:
+            raise ValueError(f"projector must be one of {', '.join(PROJECTORS)}, got {projector!r}")
+        self.projector = projector
         hw = tuple(shape_hw)
         if len(hw) != 2 or any(int(s) != s or s < 1 for s in hw):
             raise ValueError(f"shape_hw must be (H, W) with positive integers, got {shape_hw!r}")
@@ -66,7 +72,7 @@ class ParallelBeamCT(LinearOperator):
 
     @classmethod
     def sparse_view(cls, shape_hw: Sequence[int], n_views: int, *, detectors: Optional[int] = None,
-                    noise: Optional[NoiseModel] = None) -> "ParallelBeamCT":
+                    noise: Optional[NoiseModel] = None, projector: str = "pixel") -> "ParallelBeamCT":
         """Sparse-view CT: n views evenly spaced over [0°, 180°) (step 180/n degrees).
 
         Args:
@@ -74,14 +80,17 @@ class ParallelBeamCT(LinearOperator):
             n_views: number of projections (≥ 1).
             detectors: detector bins (default ⌈√(H² + W²)⌉).
             noise: noise model.
+            projector: "pixel" (default) or "joseph".
         """
         if isinstance(n_views, bool) or int(n_views) != n_views or n_views < 1:
             raise ValueError(f"n_views must be a positive integer, got {n_views!r}")
-        return cls(shape_hw, np.arange(int(n_views)) * (180.0 / n_views), detectors=detectors, noise=noise)
+        return cls(shape_hw, np.arange(int(n_views)) * (180.0 / n_views), detectors=detectors, noise=noise,
+                   projector=projector)
 
     @classmethod
     def limited_angle(cls, shape_hw: Sequence[int], range_deg: float, n_views: int, *, start_deg: float = 0.0,
-                      detectors: Optional[int] = None, noise: Optional[NoiseModel] = None) -> "ParallelBeamCT":
+                      detectors: Optional[int] = None, noise: Optional[NoiseModel] = None,
+                      projector: str = "pixel") -> "ParallelBeamCT":
         """Limited-angle CT: n views evenly spaced over [start, start + range) degrees.
 
         Args:
@@ -91,13 +100,14 @@ class ParallelBeamCT(LinearOperator):
             start_deg: first angle in degrees (default 0).
             detectors: detector bins (default ⌈√(H² + W²)⌉).
             noise: noise model.
+            projector: "pixel" (default) or "joseph".
         """
         if not (0.0 < float(range_deg) <= 180.0):
             raise ValueError(f"range_deg must be in (0, 180] degrees, got {range_deg}")
         if isinstance(n_views, bool) or int(n_views) != n_views or n_views < 1:
             raise ValueError(f"n_views must be a positive integer, got {n_views!r}")
         angles = float(start_deg) + np.arange(int(n_views)) * (float(range_deg) / n_views)
-        return cls(shape_hw, angles, detectors=detectors, noise=noise)
+        return cls(shape_hw, angles, detectors=detectors, noise=noise, projector=projector)
 
     # Shapes
 
@@ -130,7 +140,8 @@ class ParallelBeamCT(LinearOperator):
         key = (str(like.device), like.dtype)
         mats = self._local.get(key)
         if mats is None:
-            mats = _matrices(self.height, self.width, self.angles_deg, self.detectors, like.device, like.dtype)
+            mats = _matrices(self.height, self.width, self.angles_deg, self.detectors, like.device, like.dtype,
+                             self.projector)
             self._local[key] = mats
         return mats
 
@@ -273,5 +284,6 @@ class ParallelBeamCT(LinearOperator):
     def extra_repr(self) -> str:
         a = self.angles_deg
         span = f"{a[0]:g}..{a[-1]:g}°" if len(a) > 1 else f"{a[0]:g}°"
-        return (f"shape={self.height}×{self.width}, angles={self.n_angles} ({span}), detectors={self.detectors}, "
-                f"noise={self.noise!r}")
+        proj = "" if self.projector == "pixel" else f", projector={self.projector!r}"
+        return (f"shape={self.height}×{self.width}, angles={self.n_angles} ({span}), detectors={self.detectors}"
+                f"{proj}, noise={self.noise!r}")

@@ -1,5 +1,5 @@
-"""The parallel-beam Radon transform as a sparse matrix: its geometry, a module-wide cache, and the product with
-an exact transpose (an autograd Function)."""
+"""The parallel-beam Radon transform as a sparse matrix (pixel-driven, or ray-driven after Joseph): its geometry,
+a module-wide cache, and the product with an exact transpose (an autograd Function)."""
 from __future__ import annotations
 
 import contextlib
@@ -93,6 +93,67 @@ def system_matrix_arrays(height: int, width: int, angles_deg: Sequence[float], d
             "T_crow": t_crow, "T_col": t_col[t_keep], "T_val": t_val.reshape(p, 2 * n)[t_keep]}
 
 
+def joseph_matrix_arrays(height: int, width: int, angles_deg: Sequence[float], detectors: int, *,
+                         values: type = np.float64) -> Dict[str, np.ndarray]:
+    """CSR arrays of the ray-driven (Joseph 1982) parallel-beam projector and of its exact transpose.
+
+    Each ray is sampled once per image row (when it runs closer to the vertical, |cos θ| ≥ |sin θ|) or per
+    column, with linear interpolation between the two nearest pixels of that row (column) and the step length
+    1/|cos θ| (1/|sin θ|). Geometry as :func:`system_matrix_arrays` (skimage's ``radon(circle=False)``).
+
+    Args:
+        height, width: image size in pixels.
+        angles_deg: projection angles in degrees.
+        detectors: detector bins D.
+        values: numpy dtype of the stored weights (computed in float64, then rounded once).
+
+    Returns:
+        the same keys as :func:`system_matrix_arrays`.
+    """
+    n, p, d = len(angles_deg), height * width, detectors
+    index = np.int32 if max(n * d, p) < 2 ** 31 - 1 else np.int64
+    t = np.arange(d, dtype=np.float64) - d // 2
+    rows_all, cols_all, vals_all = [], [], []
+    for a, angle in enumerate(np.deg2rad(np.asarray(angles_deg, dtype=np.float64))):
+        c, s = np.cos(angle), np.sin(angle)
+        along_rows = abs(c) >= abs(s)
+        steps = np.arange(height if along_rows else width, dtype=np.float64)
+        if along_rows:  # row i at v = i − H//2 meets the ray t at column u = (t + v sin θ) / cos θ
+            pos = (t[:, None] + (steps[None, :] - height // 2) * s) / c + width // 2
+        else:           # column j at u = j − W//2 meets it at row v = (u cos θ − t) / sin θ
+            pos = ((steps[None, :] - width // 2) * c - t[:, None]) / s + height // 2
+        rounded = np.round(pos)
+        pos = np.where(np.abs(pos - rounded) < 1e-9, rounded, pos)
+        k0 = np.floor(pos)
+        frac = pos - k0
+        step = 1.0 / max(abs(c), abs(s))
+        near = np.stack([k0, k0 + 1], -1)                                     # (D, L, 2) pixel along the row/col
+        weights = np.stack([(1.0 - frac) * step, frac * step], -1)
+        fixed = np.broadcast_to(steps[None, :, None], near.shape)             # the row (column) itself
+        limit = width if along_rows else height
+        keep = (near >= 0) & (near < limit) & (weights != 0)
+        pixel = (fixed * width + near) if along_rows else (near * width + fixed)
+        ray = np.broadcast_to((a * d + np.arange(d))[:, None, None], near.shape)
+        r, col, val = ray[keep].astype(index), pixel[keep].astype(index), weights[keep]
+        if not along_rows:  # a ray stepping over columns visits its pixels out of row-major order: sort them
+            order = np.argsort((r - a * d).astype(np.int64) * p + col, kind="stable")
+            r, col, val = r[order], col[order], val[order]
+        rows_all.append(r)
+        cols_all.append(col)
+        vals_all.append(val)
+    rows, cols, vals = np.concatenate(rows_all), np.concatenate(cols_all), np.concatenate(vals_all)
+    a_crow = np.zeros(n * d + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=n * d), out=a_crow[1:])
+    order = np.argsort(cols, kind="stable")  # pixel-major; rays stay sorted within each pixel
+    t_crow = np.zeros(p + 1, np.int64)
+    np.cumsum(np.bincount(cols, minlength=p), out=t_crow[1:])
+    return {"A_crow": a_crow, "A_col": cols, "A_val": vals.astype(values),
+            "T_crow": t_crow, "T_col": rows[order], "T_val": vals[order].astype(values)}
+
+
+PROJECTORS = {"pixel": system_matrix_arrays, "joseph": joseph_matrix_arrays}
+
+
 def _outside_transforms():
     """A guard hiding any active ``torch.func`` transform, under which the sparse factories cannot run (the
     matrix is a constant of the operator, never a function of the transformed input)."""
@@ -113,16 +174,16 @@ def _csr(crow: np.ndarray, col: np.ndarray, val: np.ndarray, size: Tuple[int, in
 
 
 def _matrices(height: int, width: int, angles_deg: Tuple[float, ...], detectors: int, device: torch.device,
-              dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(A, Aᵀ) as CSR tensors for this geometry, device and dtype, from the module-wide LRU cache."""
-    key = (height, width, angles_deg, detectors, str(device), dtype)
+              dtype: torch.dtype, projector: str = "pixel") -> Tuple[torch.Tensor, torch.Tensor]:
+    """(A, Aᵀ) as CSR tensors for this geometry, projector, device and dtype, from the module-wide LRU cache."""
+    key = (height, width, angles_deg, detectors, projector, str(device), dtype)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None:
             _CACHE.move_to_end(key)
             return hit
-    arr = system_matrix_arrays(height, width, angles_deg, detectors,
-                               values=np.float32 if dtype == torch.float32 else np.float64)
+    arr = PROJECTORS[projector](height, width, angles_deg, detectors,
+                                values=np.float32 if dtype == torch.float32 else np.float64)
     rows, cols = len(angles_deg) * detectors, height * width
     mats = (_csr(arr["A_crow"], arr["A_col"], arr["A_val"], (rows, cols), dtype=dtype, device=device),
             _csr(arr["T_crow"], arr["T_col"], arr["T_val"], (cols, rows), dtype=dtype, device=device))
