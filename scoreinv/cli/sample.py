@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from scoreinv.cli.common import Command, device_option
+from scoreinv.cli.common import SEED, Command, device_option
 from scoreinv.errors import InputError
 from scoreinv.io.images import IMAGE_SUFFIXES
 from scoreinv.sampling.unconditional import SAMPLERS
@@ -27,7 +27,7 @@ DEFAULT_SAMPLER = "ode"
 @click.option("--steps", type=click.IntRange(2), default=None,
               help="Network evaluations per sample [default: 100; langevin: 5 x NCSNv2's level count for the "
                    "image dimension].")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds the sampler (-2^63 to 2^64 - 1).")
 @device_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def sample_command(prior, count, output, size, sampler, steps, seed, device, quiet):

@@ -98,6 +98,8 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
     problem = measured(y, operator, device=device, sigma_y=sigma_y)
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
         raise InputError(f"n_samples must be a whole number >= 1, got {n_samples!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not -2 ** 63 <= seed < 2 ** 64:
+        raise InputError(f"seed must be a whole number in [-2^63, 2^64), got {seed!r}")
     if target not in TARGETS:
         raise InputError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
     settings = resolve(TARGETS[target][problem.row].settings, methods=METHODS, n_samples=n_samples, method=method, steps=steps,

@@ -87,3 +87,16 @@ def test_damaged_priors_are_refused_at_load(tmp_path, monkeypatch):
     assert load_prior(str(tmp_path / "good.pt"), device="cpu").name == "good"
     monkeypatch.setattr(UNet, "forward", lambda self, x, c_noise: x * float("nan"))
     refused(lambda: load_prior(str(tmp_path / "good.pt"), device="cpu"), "first call D(x, sigma=0.002)")
+
+
+@pytest.mark.parametrize("seed", [2 ** 64, -2 ** 63 - 1, 1.5, True, "0"])
+def test_seeds_beyond_64_bits_or_not_whole_are_refused(prior, seed):
+    operator, x = inpainting()
+    refused(lambda: reconstruct(operator.A(x), operator, prior=prior, steps=2, device="cpu", seed=seed), "seed")
+
+
+def test_the_sample_command_refuses_a_seed_beyond_64_bits(cli, tiny_prior, tmp_path):
+    result = cli("sample", "--prior", tiny_prior, "-o", "s.png", "--seed", str(2 ** 64))
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert lines[-1].startswith("Error: Invalid value for '--seed'") and not (tmp_path / "s.png").exists()
