@@ -22,7 +22,7 @@ class Settings:
 
     Attributes:
         method: a method of :data:`scoreinv.sampling.methods.METHODS` ("pnp", "dc", "dps", "pc", "langevin",
-            "mixing").
+            "mixing", "gibbs").
         steps: network evaluations per sample (≥ 1).
         sigma_start: first noise level, [0, 1] units (used with a warm start).
         sigma_end: last noise level, [0, 1] units (0 < sigma_end ≤ sigma_start).
