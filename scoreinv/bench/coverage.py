@@ -67,20 +67,14 @@ def measure_coverage(task_name: str, *, data: str = "bsd68", limit: int = 4, n_s
         prior: a prior's name or path (default: the task family's shipped prior).
     """
     from scoreinv import reconstruct
-    from scoreinv.io.datasets import load_images
+    from scoreinv.bench.tune import task_images_and_prior
     from scoreinv.metrics.quality import psnr
-    from scoreinv.model.devices import resolve_device
-    from scoreinv.priors.registry import default_prior, load_prior
-    from scoreinv.problems.tasks import get_task, simulate
+    from scoreinv.problems.tasks import simulate
 
     if n_samples < 2:
         raise InputError(f"coverage needs at least 2 samples an image, got {n_samples}")
-    task = get_task(task_name)
-    device = resolve_device(device)
-    images = load_images(data, kind="ct" if task.family == "ct" else None, limit=limit)
-    if not images:
-        raise InputError(f"--data {data}: no images")
-    denoiser = load_prior(prior or default_prior(task.family, images[0][1].shape[0]), device=device)
+    task, images, denoiser, device = task_images_and_prior(task_name, data=data, limit=limit, device=device,
+                                                           prior=prior)
     hits = {"quantile50": 0, "quantile90": 0, "std50": 0, "std90": 0}
     squares, pixels, psnrs, stds, errors, nfe, started = 0.0, 0, [], [], [], 0, time.monotonic()
     for i, (_, image) in enumerate(images):

@@ -70,18 +70,11 @@ def tune(task_name: str, grid: list[dict], *, data: str = "bsd68", limit: int = 
     """
     from scoreinv import reconstruct
     from scoreinv.bench.runner import Scorer
-    from scoreinv.io.datasets import load_images
-    from scoreinv.model.devices import resolve_device
-    from scoreinv.priors.registry import default_prior, load_prior
-    from scoreinv.problems.tasks import get_task, simulate
+    from scoreinv.problems.tasks import simulate
 
     refuse_reported(data)
-    task = get_task(task_name)
-    device = resolve_device(device)
-    images = load_images(data, kind="ct" if task.family == "ct" else None, limit=limit)
-    if not images:
-        raise InputError(f"--data {data}: no images")
-    denoiser = load_prior(prior or default_prior(task.family, images[0][1].shape[0]), device=device)
+    task, images, denoiser, device = task_images_and_prior(task_name, data=data, limit=limit, device=device,
+                                                           prior=prior)
     scorer = Scorer()
     problems = [simulate(task, image, index=i, seed=seed) for i, (_, image) in enumerate(images)]
     candidates = []
@@ -98,6 +91,30 @@ def tune(task_name: str, grid: list[dict], *, data: str = "bsd68", limit: int = 
         candidates.append(Candidate(overrides=overrides, psnr=mean["psnr"], ssim=mean["ssim"], lpips=mean["lpips"],
                                     seconds=seconds / len(problems), nfe=nfe))
     return candidates
+
+
+def task_images_and_prior(task_name: str, *, data: str, limit: int, device=None, prior: str | None = None):
+    """(task, images, denoiser, device) for a bench run: the task, the first ``limit`` images of ``data`` (CT
+    slices for CT tasks), its prior (default: the family's shipped one) on the resolved device.
+
+    Args:
+        task_name: a task of :data:`scoreinv.problems.tasks.TASKS`.
+        data: a named set or a folder of images.
+        limit: images used (≥ 1).
+        device: torch device (None: CUDA if available).
+        prior: a prior's name or path, or None.
+    """
+    from scoreinv.io.datasets import load_images
+    from scoreinv.model.devices import resolve_device
+    from scoreinv.priors.registry import default_prior, load_prior
+    from scoreinv.problems.tasks import get_task
+
+    task = get_task(task_name)
+    device = resolve_device(device)
+    images = load_images(data, kind="ct" if task.family == "ct" else None, limit=limit)
+    if not images:
+        raise InputError(f"--data {data}: no images")
+    return task, images, load_prior(prior or default_prior(task.family, images[0][1].shape[0]), device=device), device
 
 
 def markdown_table(candidates: list[Candidate]) -> str:
