@@ -98,3 +98,13 @@ def cli(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     return lambda *args, env=None: runner.invoke(main, [str(a) for a in args], env=env)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """torch on one thread for the test, restored after it (timings and CG iterates that do not depend on the
+    machine's core count)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

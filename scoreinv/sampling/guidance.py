@@ -83,12 +83,19 @@ class _DataStep(_Measured):
 
     def consistent(self, estimate: torch.Tensor, sigma: float) -> torch.Tensor:
         if self.sigma_y == 0:
-            return estimate + self.operator.A_dagger(self.y - self.operator.A(estimate))
-        gamma = self.posterior_variance(sigma) / self.sigma_y ** 2
+            return self.project(estimate)
+        return self.prox(estimate, self.y, self.posterior_variance(sigma) / self.sigma_y ** 2)
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        """x + A⁺(y − A x): the nearest point of {A z = y} to ``x``."""
+        return x + self.operator.A_dagger(self.y - self.operator.A(x))
+
+    def prox(self, z: torch.Tensor, y: torch.Tensor, gamma: float) -> torch.Tensor:
+        """The operator's ``prox_l2(z, y, γ)``, its conjugate gradients stopped after ⌈cg_effort · √κ⌉ steps."""
         if self.cg_effort is None:
-            return self.operator.prox_l2(estimate, self.y, gamma)
+            return self.operator.prox_l2(z, y, gamma)
         budget = math.ceil(self.cg_effort * math.sqrt(1 + self.norm ** 2 * gamma))
-        return self.operator.prox_l2(estimate, self.y, gamma, max_iter=budget)
+        return self.operator.prox_l2(z, y, gamma, max_iter=budget)
 
 
 class DataConsistency(_DataStep):
@@ -222,18 +229,13 @@ class LikelihoodDraw(_DataStep):
         device = generator.device if generator is not None else x.device
         shifted = x + rho * torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
         if self.sigma_y == 0:
-            return shifted + self.operator.A_dagger(self.y - self.operator.A(shifted))
+            return self.project(shifted)
         noise = torch.randn(self.y.shape, generator=generator, device=device, dtype=self.y.dtype).to(self.y.device)
-        gamma = rho ** 2 / self.sigma_y ** 2
-        perturbed = self.y + self.sigma_y * noise
-        if self.cg_effort is None:
-            return self.operator.prox_l2(shifted, perturbed, gamma)
-        budget = math.ceil(self.cg_effort * math.sqrt(1 + self.norm ** 2 * gamma))
-        return self.operator.prox_l2(shifted, perturbed, gamma, max_iter=budget)
+        return self.prox(shifted, self.y + self.sigma_y * noise, rho ** 2 / self.sigma_y ** 2)
 
     def kept(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` with noiseless measurements restored exactly (x + A⁺(y − A x) when σ_y = 0; else ``x``)."""
-        return x + self.operator.A_dagger(self.y - self.operator.A(x)) if self.sigma_y == 0 else x
+        return self.project(x) if self.sigma_y == 0 else x
 
     def denoised(self, denoiser, x, sigma):
         raise TypeError("LikelihoodDraw guides the split Gibbs sampler only (scoreinv.sampling.split_gibbs)")

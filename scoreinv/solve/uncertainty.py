@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 
 import torch
-from scipy.stats import norm as standard_normal
-from scipy.stats import t as student
 
 REFERENCE_LEVEL = 0.9  # .std is scaled so that mean ± z(0.95) · std is exactly the 90 % prediction interval
 
@@ -26,6 +24,8 @@ def interval_factor(n: int, level: float) -> float:
     """
     if n < 2 or not 0 < level < 1:
         raise ValueError(f"need n >= 2 and 0 < level < 1, got {n} and {level}")
+    from scipy.stats import t as student  # imported when needed: scipy.stats costs start-up time
+
     return float(student.ppf((1 + level) / 2, n - 1)) * math.sqrt(1 + 1 / n)
 
 
@@ -37,6 +37,8 @@ def predictive_std(samples: torch.Tensor, *, scale: float = 1.0) -> torch.Tensor
         samples: (n, B, C, H, W) with n ≥ 2.
         scale: a calibration factor (> 0) fitted on validation images, 1 for none.
     """
+    from scipy.stats import norm as standard_normal
+
     n = samples.shape[0]
     z = float(standard_normal.ppf((1 + REFERENCE_LEVEL) / 2))
     return samples.std(0) * (scale * interval_factor(n, REFERENCE_LEVEL) / z)

@@ -14,12 +14,7 @@ from conftest import smooth_picture
 needs_bm3d = pytest.mark.skipif(not blockmatching.available(), reason="the optional bm3d package is not installed")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def camera(size: int = 64) -> torch.Tensor:
