@@ -15,6 +15,7 @@ from scoreinv.priors.registry import resolve_prior
 from scoreinv.sampling.methods import METHODS, Measurement
 from scoreinv.sampling.schedules import karras_sigmas
 from scoreinv.solve.inputs import measured
+from scoreinv.solve.memory import DEFAULT_MEMORY_BUDGET, fit_to_budget
 from scoreinv.solve.settings import TARGETS, resolve
 from scoreinv.solve.uncertainty import prediction_interval, predictive_std
 from scoreinv.solve.warm_start import initial_estimate
@@ -57,7 +58,8 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
                 n_samples: int = 1, target: str = "estimate", seed: int = 0, device=None, sigma_y: float | None = None,
                 sigma_start: float | None = None, sigma_end: float | None = None, eta: float | None = None,
                 warm_start: str | None = None, prior_weight: float | None = None, cg_effort: float | None = None,
-                self_ensemble: bool | None = None, progress: bool = False) -> Reconstruction:
+                self_ensemble: bool | None = None, memory_budget: float | None = DEFAULT_MEMORY_BUDGET,
+                progress: bool = False) -> Reconstruction:
     """Sample the posterior p(x | y) ∝ p(y | x) p_θ(x) for a linear operator with a score prior (see the
     guidance methods of Song et al. 2021/2022, Chung et al. 2023, Wang et al. 2023, Zhu et al. 2023).
 
@@ -90,6 +92,11 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
         self_ensemble: cycle the prior through the 8 flips and 90° rotations, one a step (:class:`DihedralCycle`:
             no extra NFE); default on for priors trained with those augmentations (every shipped one), off for
             other denoisers, whose errors need not be equivariant.
+        memory_budget: bytes the reconstruction may grow by (default 4 GiB = 4 * 2**30; at least 1 MiB; None or 0:
+            no limit). When a network call on the whole image would not fit (see :mod:`scoreinv.solve.memory`),
+            the prior is called on overlapping tiles blended smoothly (:class:`~scoreinv.model.tiling.TiledDenoiser`,
+            the tile :func:`~scoreinv.model.tiling.tile_for_memory` picks) while the data step stays global;
+            ``settings["tiling"]`` records whether and how.
         progress: draw a progress bar on stderr.
     """
     # Settings, measurement and prior
@@ -120,7 +127,8 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
 
     # Sampling
     bar = Progress(settings.steps * n_samples, desc=settings.method, enabled=progress)
-    counted = CountingDenoiser(DihedralCycle(denoiser) if self_ensemble else denoiser, bar)
+    fitted, tiling = fit_to_budget(denoiser, problem.x_shape, memory_budget)
+    counted = CountingDenoiser(DihedralCycle(fitted) if self_ensemble else fitted, bar)
     samples = []
     with torch.no_grad():
         warm = initial_estimate(problem.operator, problem.y, settings.warm_start, problem.x_shape,
@@ -135,7 +143,7 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
     samples = torch.stack(samples)
     record = {**asdict(settings), "n_levels": len(sigmas), "sigma_start": sigmas[0], "sigma_end": sigmas[-1],
               "sigma_y": problem.sigma_y, "n_samples": n_samples, "seed": seed, "device": str(device),
-              "self_ensemble": self_ensemble, **describe(denoiser), "task_family": problem.family,
+              "self_ensemble": self_ensemble, "tiling": tiling, **describe(denoiser), "task_family": problem.family,
               "defaults_row": problem.row, "target": target, "nfe_per_sample": counted.calls // n_samples, "convention": CONVENTION}
     return Reconstruction(mean=samples.mean(0), std=predictive_std(samples) if n_samples > 1 else None, samples=samples,
                           nfe=counted.calls, seconds=time.monotonic() - started, settings=record)
