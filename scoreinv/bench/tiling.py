@@ -9,7 +9,8 @@ first pays the one-off set-up of its shapes); "peak RSS" is the process's high-w
 the prior included). PSNR is against the clean picture, and "vs untiled" is the PSNR of the tiled output against
 the untiled one. ``--budget-mb`` adds a row whose tile :func:`scoreinv.model.tiling.tile_for_memory` chooses for
 that budget; ``--bytes`` instead fits the activation bytes per pixel of one untiled call from its memory growth at
-two sizes (the default of ``tile_for_memory``).
+two sizes (the default of ``tile_for_memory``); ``--sizes`` instead runs whole reconstructions at those sizes within
+``--budget-mb`` (:mod:`scoreinv.bench.tiling_sizes`).
 
 Run it as ``python -m scoreinv.bench.tiling`` (``--help`` for the options).
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import math
 import shlex
 import statistics
 import subprocess
@@ -27,6 +28,9 @@ import time
 from pathlib import Path
 
 import torch
+
+from scoreinv.bench.tiling_sizes import markdown_sizes, max_rss_bytes, measure_sizes, run_reconstruction
+from scoreinv.errors import InputError
 
 NOISE = 25 / 255
 
@@ -82,7 +86,7 @@ def run_one(request: dict) -> dict:
     if request.get("out"):
         torch.save(out, request["out"])
     return {"seconds": statistics.median(times), "call_mb": memory.megabytes, "before_mb": memory.start / 2 ** 20,
-            "peak_mb": _max_rss_bytes() / 2 ** 20, "psnr_db": float(psnr(out.clamp(0, 1), clean)),
+            "peak_mb": max_rss_bytes() / 2 ** 20, "psnr_db": float(psnr(out.clamp(0, 1), clean)),
             "precision": prior.precision, "threads": torch.get_num_threads(),
             "overlap": getattr(denoiser, "overlap", 0)}
 
@@ -171,11 +175,6 @@ def _child(request: dict) -> dict:
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
-def _max_rss_bytes() -> int:
-    value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return value if sys.platform == "darwin" else value * 1024
-
-
 def _configs(text: str) -> list[tuple[int, int | None]]:
     pairs = []
     for item in text.split(","):
@@ -184,24 +183,54 @@ def _configs(text: str) -> list[tuple[int, int | None]]:
     return pairs
 
 
+def _numbers(text: str) -> list[float]:
+    try:
+        values = [float(item) for item in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"numbers, comma-separated, expected: {text!r}") from None
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"positive finite numbers expected: {text!r}")
+    return values
+
+
+def _sizes(text: str) -> list[tuple[int, int]]:
+    from scoreinv.problems.pictures import parse_size
+
+    try:
+        return [parse_size(item) for item in text.split(",")]
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m scoreinv.bench.tiling", description=__doc__.split("\n")[0])
     parser.add_argument("--prior", default="natural-gray", help="shipped prior name or NAME.pt path")
     parser.add_argument("--size", type=int, default=512, help="picture side in pixels")
     parser.add_argument("--tiles", type=_configs, help="TILE/OVERLAP pairs in pixels, comma-separated, e.g. "
                         "288/64,256/32 (default: 2 x 2, 3 x 3 and 5 x 5 tiles)")
-    parser.add_argument("--budget-mb", type=float, help="also the tile tile_for_memory picks for this budget, MB")
+    parser.add_argument("--budget-mb", type=_numbers, help="also the tile tile_for_memory picks for this budget, MB; "
+                        "with --sizes the reconstructions' budget, one or one a size, comma-separated [4096]")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="network arithmetic (default: "
                         "load_prior's CPU default)")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per configuration (median)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads of each measuring process")
     parser.add_argument("--bytes", action="store_true", help="fit the activation bytes per pixel instead")
     parser.add_argument("--markdown", help="also write the table into this page's section --section")
-    parser.add_argument("--section", default="tiling", help="the page's section (between its markers)")
+    parser.add_argument("--section", help="the page's section (between its markers) [tiling; with --sizes: "
+                        "tiling-sizes]")
+    parser.add_argument("--sizes", type=_sizes, help="whole reconstructions at these sizes instead, H or HxW pixels, "
+                        "comma-separated, e.g. 512,1024,2048,4000x6000")
+    parser.add_argument("--task", default="inpaint-random", help="with --sizes: the task reconstructed")
+    parser.add_argument("--steps", type=int, default=4, help="with --sizes: network calls a reconstruction")
+    parser.add_argument("--untiled-max-mp", type=float, default=4.2, help="with --sizes: also untiled up to this "
+                        "many megapixels")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--child-reconstruct", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(run_one(json.loads(args.child))))
+    args.section = args.section or ("tiling-sizes" if args.sizes else "tiling")
+    if args.child or args.child_reconstruct:
+        run = run_one if args.child else run_reconstruction
+        print(json.dumps(run(json.loads(args.child or args.child_reconstruct))))
     elif args.bytes:
         print(json.dumps(measure_bytes_per_pixel(args.prior, sizes=(args.size // 2, args.size),
                                                  precision=args.precision, threads=args.threads)))
@@ -210,9 +239,18 @@ def main(argv=None) -> None:
             from scoreinv.bench.docs_section import check_section
 
             check_section(args.markdown, args.section)  # before the run, not after it
-        rows = measure_tiling(args.prior, size=args.size, configs=args.tiles, repeats=args.repeats,
-                              precision=args.precision, threads=args.threads, budget_mb=args.budget_mb)
-        table = markdown_table(rows, args.prior)
+        if args.sizes:
+            rows = measure_sizes(args.prior, sizes=args.sizes, budgets_mb=args.budget_mb or [4096], task=args.task,
+                                 steps=args.steps, untiled_max_pixels=int(args.untiled_max_mp * 1e6),
+                                 precision=args.precision, threads=args.threads)
+            table = markdown_sizes(rows, args.prior)
+        else:
+            if args.budget_mb is not None and len(args.budget_mb) != 1:
+                raise InputError("--budget-mb takes one budget without --sizes")
+            rows = measure_tiling(args.prior, size=args.size, configs=args.tiles, repeats=args.repeats,
+                                  precision=args.precision, threads=args.threads,
+                                  budget_mb=None if args.budget_mb is None else args.budget_mb[0])
+            table = markdown_table(rows, args.prior)
         print(table, end="")
         if args.markdown:
             from scoreinv.bench.docs_section import write_section

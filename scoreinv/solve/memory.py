@@ -51,8 +51,10 @@ def budget_plan(x_shape, memory_budget, *, factor: int = 1) -> dict:
         factor: the network's down-sampling factor; tile corners sit on multiples of it and of 8.
 
     Returns:
-        {"memory_budget": bytes or None, "tiled": bool, "tile": side or None, "overlap": pixels or None,
-        "tiles": tiles a call, "estimated_bytes": the model's peak growth, "within_budget": bool}.
+        {"memory_budget": bytes or None, "tiled": bool, "tile": the TiledDenoiser's tile or None, "overlap":
+        pixels or None, "tiles": tiles a call, "side": the largest tile side used, pixels (tiled only), "multiple":
+        the grid of the tile corners (tiled only), "estimated_bytes": the model's peak growth, "within_budget":
+        bool}.
     """
     budget = check_budget(memory_budget)
     batch, channels, height, width = (int(n) for n in x_shape)
@@ -74,7 +76,7 @@ def budget_plan(x_shape, memory_budget, *, factor: int = 1) -> dict:
     side = max(max(b - a for a, b in rows), max(b - a for a, b in cols))
     estimate = state + call_bytes(side, side)  # rotations swap H and W: the larger side both ways
     return {**plan, "tiled": True, "tile": tile, "overlap": tiler.overlap, "tiles": len(rows) * len(cols),
-            "multiple": multiple, "estimated_bytes": estimate, "within_budget": estimate <= budget}
+            "side": side, "multiple": multiple, "estimated_bytes": estimate, "within_budget": estimate <= budget}
 
 
 def fit_to_budget(denoiser: nn.Module, x_shape, memory_budget) -> tuple[nn.Module, dict]:
