@@ -7,6 +7,7 @@ import click
 
 from scoreinv.cli.common import Command, device_option
 from scoreinv.cli.markdown import check_markdown, markdown_options
+from scoreinv.errors import InputError
 
 
 @click.command("coverage", cls=Command)
@@ -20,9 +21,15 @@ from scoreinv.cli.markdown import check_markdown, markdown_options
               help="reconstruct's target.")
 @click.option("--prior", default=None, help="A prior's name or NAME.pt path [default: the task family's].")
 @click.option("--seed", type=click.IntRange(0, 2 ** 63 - 1), default=0, show_default=True)
+@click.option("--crop", type=click.IntRange(16), default=None, help="Centre crops of this side in pixels.")
+@click.option("--fit", is_flag=True, help="Fit the conformal calibration of each task on these validation images "
+              "(never a reported test set) and print it, instead of measuring coverage.")
+@click.option("--write-card", is_flag=True, help="With --fit: store the fitted calibrations in the prior's model card "
+              "(NAME.json and NAME.md beside its weights), where reconstruct applies them.")
 @device_option
 @markdown_options
-def coverage_command(task_names, data, limit, samples, target, prior, seed, device, markdown, section):
+def coverage_command(task_names, data, limit, samples, target, prior, seed, crop, fit, write_card, device, markdown,
+                     section):
     """How often mean ± 0.674 std, mean ± 1.645 std and the samples' central quantile intervals hold the true
     pixel (nominal 50 % and 90 %), over the pixels y leaves unknown (the missing ones for inpainting, all
     elsewhere), with the RMS of (x − mean) / std, the rank correlation of std with |error| and the mean's PSNR.
@@ -31,18 +38,48 @@ def coverage_command(task_names, data, limit, samples, target, prior, seed, devi
     Examples:
       scoreinv bench coverage --tasks inpaint-random,sr4 --data bsd68 --limit 4 --samples 8
       scoreinv bench coverage --tasks ct-sparse --data ct-test --target estimate
+      scoreinv bench coverage --fit --write-card --tasks sr4 --data bsd68 --crop 256 --limit 4
     """
-    from scoreinv.bench.coverage import markdown_table, measure_coverage
+    from scoreinv.bench.coverage import calibration_table, fit_calibration, markdown_table, measure_coverage
     from scoreinv.bench.docs_section import write_section
+    from scoreinv.bench.tune import refuse_reported
     from scoreinv.model.devices import resolve_device
 
     check_markdown(markdown, section)
-    rows = [measure_coverage(name.strip(), data=data, limit=limit, n_samples=samples, target=target, seed=seed,
-                             device=device, prior=prior) for name in task_names.split(",") if name.strip()]
-    table = markdown_table(rows)
+    if write_card and not fit:
+        raise InputError("--write-card stores a fit: add --fit")
+    names = [name.strip() for name in task_names.split(",") if name.strip()]
+    options = dict(data=data, limit=limit, n_samples=samples, target=target, seed=seed, device=device, prior=prior,
+                   crop=crop)
+    if fit:
+        refuse_reported(data)
+        fits = [(name, *fit_calibration(name, **options)) for name in names]
+        table = calibration_table(fits)
+    else:
+        table = markdown_table([measure_coverage(name, **options) for name in names])
     click.echo(table, nl=False)
+    if fit and write_card:
+        click.echo(f"wrote the calibrations into {store_calibrations(fits, target=target, prior=prior)}")
     if markdown:
         command = shlex.join(["scoreinv", "bench", "coverage", "--tasks", task_names, "--data", data, "--limit",
                               str(limit), "--samples", str(samples), "--target", target, "--seed", str(seed)]
-                             + (["--prior", prior] if prior else []))
+                             + (["--prior", prior] if prior else []) + (["--crop", str(crop)] if crop else [])
+                             + (["--fit"] if fit else []) + (["--write-card"] if write_card else []))
         write_section(markdown, section, command=command, table=table, device=str(resolve_device(device)))
+
+
+def store_calibrations(fits: list, *, target: str, prior: str | None) -> str:
+    """Merge the fits into the card of their prior (``prior``, else the shipped prior each fit ran); returns the
+    cards written."""
+    from scoreinv.priors.cards import update_card
+    from scoreinv.priors.registry import load_card
+    from scoreinv.solve.calibration import CARD_KEY
+
+    written = []
+    for _, row, calibration, name in fits:
+        card, weights = load_card(prior or name)
+        entries = dict(card.get(CARD_KEY) or {})
+        entries[target] = {**entries.get(target, {}), row: calibration.as_card()}
+        update_card(weights, **{CARD_KEY: entries})
+        written.append(str(weights.with_suffix(".json")))
+    return ", ".join(sorted(set(written)))

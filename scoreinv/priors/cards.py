@@ -116,4 +116,20 @@ def card_markdown(card: dict) -> str:
         baseline = denoise.get("gaussian_filter_psnr", {})
         lines += [f"| {sigma} | {psnr:.2f} | {baseline[sigma]:.2f} |" if sigma in baseline else
                   f"| {sigma} | {psnr:.2f} | |" for sigma, psnr in denoise["psnr"].items()]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _calibration_lines(card.get("calibration") or {})) + "\n"
+
+
+def _calibration_lines(calibration: dict) -> list[str]:
+    """The card's conformal calibrations (scoreinv.solve.calibration) as a table, one line a target and row."""
+    if not calibration:
+        return []
+    lines = ["", "Interval calibration (split conformal, fitted with `scoreinv bench coverage --fit --write-card` on "
+                 "validation images): q̂ is the half-width of the central interval in units of the uncalibrated "
+                 "predictive std; reconstruct applies it to calls with exactly these settings.", "",
+             "| target | row | levels | q̂ | settings | fitted on |", "| --- | --- | --- | --- | --- | --- |"]
+    for target, rows in sorted(calibration.items()):
+        for row, entry in sorted(rows.items()):
+            settings = ", ".join(f"{k}={v}" for k, v in entry["settings"].items())
+            lines.append(f"| {target} | {row} | {', '.join(f'{level:g}' for level in entry['levels'])} | "
+                         f"{', '.join(f'{q:.3f}' for q in entry['quantiles'])} | {settings} | {entry['fitted_on']} |")
+    return lines

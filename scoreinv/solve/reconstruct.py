@@ -14,6 +14,7 @@ from scoreinv.model.wrappers import CountingDenoiser, DihedralCycle
 from scoreinv.priors.registry import resolve_prior
 from scoreinv.sampling.methods import METHODS, Measurement
 from scoreinv.sampling.schedules import karras_sigmas
+from scoreinv.solve.calibration import calibration_for, fitted_settings
 from scoreinv.solve.inputs import measured
 from scoreinv.solve.memory import DEFAULT_MEMORY_BUDGET, fit_to_budget
 from scoreinv.solve.settings import TARGETS, resolve
@@ -32,11 +33,14 @@ class Reconstruction:
         mean: pixel-wise mean of the samples, (B, C, H, W) in [0, 1].
         std: pixel-wise predictive standard deviation (B, C, H, W), or None when n_samples == 1: mean ± 1.645 · std
             is the 90 % prediction interval of :mod:`scoreinv.solve.uncertainty` (the samples' spread corrected for
-            their number), so it holds the truth 90 % of the time when the samples are posterior draws.
+            their number, and calibrated on validation images by :mod:`scoreinv.solve.calibration` when the prior's
+            card holds a calibration of these settings: ``settings["calibration"]`` says whether and on what).
         samples: (n_samples, B, C, H, W).
         nfe: network evaluations in all (every sample).
         seconds: wall-clock time.
         settings: every choice made, with the range and noise convention.
+        calibration: the :class:`~scoreinv.solve.calibration.Calibration` applied to ``std`` and
+            :meth:`interval`, or None.
     """
 
     mean: torch.Tensor
@@ -45,13 +49,16 @@ class Reconstruction:
     nfe: int
     seconds: float
     settings: dict = field(default_factory=dict)
+    calibration: object = None
 
     def interval(self, level: float = 0.9):
         """(low, high), each (B, C, H, W): the central prediction interval of probability ``level`` in (0, 1)
-        from the samples (needs n_samples ≥ 2)."""
+        from the samples (needs n_samples ≥ 2), calibrated when ``calibration`` is set."""
         if self.samples.shape[0] < 2:
             raise InputError("an interval needs n_samples >= 2")
-        return prediction_interval(self.samples, level)
+        if not isinstance(level, (int, float)) or isinstance(level, bool) or not 0 < level < 1:
+            raise InputError(f"level must be a number in (0, 1), got {level!r}")
+        return prediction_interval(self.samples, level, calibration=self.calibration)
 
 
 def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = None, steps: int | None = None,
@@ -145,5 +152,9 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
               "sigma_y": problem.sigma_y, "n_samples": n_samples, "seed": seed, "device": str(device),
               "self_ensemble": self_ensemble, "tiling": tiling, **describe(denoiser), "task_family": problem.family,
               "defaults_row": problem.row, "target": target, "nfe_per_sample": counted.calls // n_samples, "convention": CONVENTION}
-    return Reconstruction(mean=samples.mean(0), std=predictive_std(samples) if n_samples > 1 else None, samples=samples,
-                          nfe=counted.calls, seconds=time.monotonic() - started, settings=record)
+    calibration, why = calibration_for(getattr(denoiser, "card", None), target=target, row=problem.row,
+                                       settings=fitted_settings(record))
+    record["calibration"] = {"calibrated": calibration is not None, "fitted_on" if calibration else "why": why}
+    return Reconstruction(mean=samples.mean(0), std=predictive_std(samples, calibration=calibration) if n_samples > 1
+                          else None, samples=samples, nfe=counted.calls, seconds=time.monotonic() - started,
+                          settings=record, calibration=calibration)

@@ -11,6 +11,8 @@ import math
 
 import torch
 
+from scoreinv.solve.calibration import normal_half_width
+
 REFERENCE_LEVEL = 0.9  # .std is scaled so that mean ± z(0.95) · std is exactly the 90 % prediction interval
 
 
@@ -29,29 +31,32 @@ def interval_factor(n: int, level: float) -> float:
     return float(student.ppf((1 + level) / 2, n - 1)) * math.sqrt(1 + 1 / n)
 
 
-def predictive_std(samples: torch.Tensor, *, scale: float = 1.0) -> torch.Tensor:
+def predictive_std(samples: torch.Tensor, *, calibration=None) -> torch.Tensor:
     """The predictive standard deviation per pixel: the samples' std times interval_factor(n, 0.9) / z(0.95), so
-    that mean ± 1.645 · std is the 90 % prediction interval (times a calibration ``scale``, 1 when uncalibrated).
+    that mean ± 1.645 · std is the 90 % prediction interval, times a calibration's
+    :meth:`~scoreinv.solve.calibration.Calibration.std_scale` when one is given.
 
     Args:
         samples: (n, B, C, H, W) with n ≥ 2.
-        scale: a calibration factor (> 0) fitted on validation images, 1 for none.
+        calibration: a :class:`~scoreinv.solve.calibration.Calibration` fitted on validation images, or None.
     """
-    from scipy.stats import norm as standard_normal
-
     n = samples.shape[0]
-    z = float(standard_normal.ppf((1 + REFERENCE_LEVEL) / 2))
-    return samples.std(0) * (scale * interval_factor(n, REFERENCE_LEVEL) / z)
+    scale = 1.0 if calibration is None else calibration.std_scale()
+    return samples.std(0) * (scale * interval_factor(n, REFERENCE_LEVEL) / normal_half_width(REFERENCE_LEVEL))
 
 
-def prediction_interval(samples: torch.Tensor, level: float, *, scale: float = 1.0):
-    """(low, high) per pixel, each (B, C, H, W): mean ∓ scale · interval_factor(n, level) · s.
+def prediction_interval(samples: torch.Tensor, level: float, *, calibration=None):
+    """(low, high) per pixel, each (B, C, H, W): mean ∓ interval_factor(n, level) · s, or with a calibration
+    mean ∓ q̂(level) · u (u the uncalibrated predictive std, q̂ its conformal quantile).
 
     Args:
         samples: (n, B, C, H, W) with n ≥ 2.
         level: the interval's probability, in (0, 1).
-        scale: a calibration factor (> 0), 1 for none.
+        calibration: a :class:`~scoreinv.solve.calibration.Calibration`, or None.
     """
-    half = samples.std(0) * (scale * interval_factor(samples.shape[0], level))
+    if calibration is None:
+        half = samples.std(0) * interval_factor(samples.shape[0], level)
+    else:
+        half = predictive_std(samples) * calibration.half_width(level)
     mean = samples.mean(0)
     return mean - half, mean + half

@@ -41,3 +41,32 @@ def test_coverage_runs_on_tiny_images(cli, tiny_priors, tmp_path):
     result = ok(cli("bench", "coverage", "--tasks", "sr4", "--data", folder, "--limit", "1", "--samples", "2",
                     "--prior", tiny_priors["gray"], "--device", "cpu"))
     assert "| sr4 | sample | 1 × 2 |" in result.stdout
+
+
+def test_a_fit_written_into_the_card_is_applied_and_reported(cli, tiny_priors, tmp_path):
+    """``--fit --write-card`` on validation images stores a calibration that reconstruct then applies to calls
+    with those settings: the coverage table says what it was fitted on; reported sets are refused for a fit."""
+    import json
+    import shutil
+
+    folder = tmp_path / "val"
+    folder.mkdir()
+    for i in range(2):
+        skimage.io.imsave(str(folder / f"{i}.png"), smooth_picture(24, 24, seed=i), check_contrast=False)
+    priors = tmp_path / "priors"
+    priors.mkdir()
+    for suffix in (".pt", ".json", ".md"):
+        shutil.copy(tiny_priors["gray"].with_suffix(suffix), priors)
+    prior = priors / tiny_priors["gray"].name
+    card = prior.with_suffix(".json")
+    common = ["--tasks", "sr4", "--data", folder, "--limit", "2", "--samples", "3", "--prior", prior, "--device", "cpu"]
+    fitted = ok(cli("bench", "coverage", "--fit", "--write-card", *common))
+    assert "| sr4 | sr |" in fitted.stdout and "wrote the calibrations into" in fitted.stdout
+    entry = json.loads(card.read_text())["calibration"]["sample"]["sr"]
+    assert entry["quantiles"] == sorted(entry["quantiles"]) and entry["samples"] == 3
+    assert "Interval calibration" in prior.with_suffix(".md").read_text()
+    measured = ok(cli("bench", "coverage", *common))
+    assert f"{folder}: 2 images x 3 samples" in measured.stdout
+    refused = cli("bench", "coverage", "--fit", "--tasks", "sr4", "--data", "set12", "--prior", prior)
+    assert refused.exit_code != 0 and "reported test set" in refused.output
+    assert json.loads(card.read_text())["calibration"]["sample"]["sr"] == entry
