@@ -80,7 +80,8 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
         steps: network evaluations per sample (approximately: a method's levels are steps // NFE per level).
         n_samples: posterior samples per measurement; their mean is ``.mean`` and their spread ``.std``.
         target: "estimate" (the settings table's rows: the best point estimate, highest PSNR) or "sample" (its
-            sampling rows: draws of p(x | y) by split Gibbs sampling, realistic texture, calibrated spread).
+            sampling rows: draws of p(x | y) by split Gibbs sampling, or for large holes by ancestral sampling
+            with data consistency from noise; realistic texture, a spread calibrated where the prior's card says so).
         seed: seeds the generator that is the only source of randomness.
         device: "cpu", "cuda", or None (CUDA if available).
         sigma_y: measurement noise ([0, 1] units); default ``operator.noise.sigma``.
