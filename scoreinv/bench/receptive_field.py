@@ -50,7 +50,7 @@ def effective_radii(denoiser, image: torch.Tensor, *, sigmas=SIGMAS, seed: int =
 
 def markdown_table(rows, *, size: int, crop: int | None) -> str:
     """The radii as a Markdown table."""
-    lines = [f"| σ | 50 % within | 90 % within | 99 % within | image | training crop |", "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| σ | 50 % within | 90 % within | 99 % within | image | training crop |", "| ---: | ---: | ---: | ---: | ---: | ---: |"]
     for sigma, (r50, r90, r99) in rows:
         lines.append(f"| {sigma:g} | {r50} px | {r90} px | {r99} px | {size}² | {crop}² |")
     return "\n".join(lines) + "\n"
