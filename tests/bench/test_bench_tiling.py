@@ -1,10 +1,12 @@
 """``python -m scoreinv.bench.tiling`` on the tiny prior at 64²: a row per configuration, each from a fresh process,
-the tiled outputs compared with the untiled one, and the tile tile_for_memory picks for a budget."""
+the tiled outputs compared with the untiled one, and the tile tile_for_memory picks for a budget; ``--sizes``: whole
+reconstructions per size on BSD68 mosaics (here of fake images), tiled within a budget and untiled."""
 from __future__ import annotations
 
 import math
 
 import pytest
+import torch
 
 from scoreinv.bench import tiling as bench
 from scoreinv.bench.tiling import default_configs, main, markdown_table, measure_tiling
@@ -46,3 +48,84 @@ def test_rows_budget_and_markdown(tiny_prior, tmp_path, capsys, monkeypatch):
     text = page.read_text()
     assert "old" not in text and "| 16 / 8 | 9 (16²) |" in text and text.endswith("after\n")
     assert "python -m scoreinv.bench.tiling --prior" in text and "| 16 / 8 | 9 (16²) |" in capsys.readouterr().out
+
+
+# --sizes: whole reconstructions per size within a memory budget
+
+@pytest.fixture
+def fake_bsd68(tmp_path):
+    """A data/bsd68 folder of three random grey PNGs, 321 × 481 but the second portrait (481 × 321)."""
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path / "shared" / "data" / "bsd68"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for index, shape in enumerate([(321, 481), (481, 321), (321, 481)]):
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(folder / f"test{index:03d}.png")
+    return folder
+
+
+def test_the_mosaic_places_the_images_at_their_own_scale(fake_bsd68):
+    from scoreinv.bench.tiling_sizes import bsd68_mosaic
+    from scoreinv.io.images import read_image
+
+    images = [read_image(path, channels=1) for path in sorted(fake_bsd68.glob("*.png"))]
+    picture = bsd68_mosaic(700, 1000, folder=fake_bsd68)
+    assert picture.shape == (1, 700, 1000)
+
+    def piece(row, col):
+        return picture[:, 321 * row:321 * (row + 1), 481 * col:481 * (col + 1)]
+
+    assert torch.equal(piece(0, 0), images[0]) and torch.equal(piece(0, 1), images[1].transpose(-2, -1))
+    assert torch.equal(piece(1, 0), images[0].flip(-1))  # the second pass is mirrored
+    assert torch.equal(picture[:, 642:, :481], images[0].flip(-2)[:, :58])  # the third upside down, cropped
+
+
+def test_sizes_rows_markdown_and_section(tiny_prior, fake_bsd68, tmp_path, capsys, monkeypatch):
+    from scoreinv.bench import tiling_sizes
+    from scoreinv.bench.tiling_sizes import markdown_sizes, measure_sizes, run_reconstruction
+    from scoreinv.errors import InputError
+    from scoreinv.solve.memory import budget_plan
+
+    budget_mb = 70  # the tiny prior's whole 96² call is modelled at 74 MB, most of it the fixed 64 MB
+    rows = measure_sizes(str(tiny_prior), sizes=[(96, 96), (64, 64), (64, 200)], budgets_mb=[budget_mb, 4096, 70],
+                         task="deblur-gauss", steps=3, untiled_max_pixels=96 * 96, folder=fake_bsd68,
+                         child=run_reconstruction)
+    runs = [(row["height"], row["width"], row["budget_mb"], row["tiled"]) for row in rows]
+    assert runs == [(96, 96, None, False), (96, 96, budget_mb, True), (64, 64, None, False), (64, 200, 70, True)]
+    untiled, tiled = rows[:2]
+    plan = budget_plan((1, 1, 96, 96), budget_mb * 2 ** 20)
+    assert (tiled["tile"], tiled["overlap"], tiled["tiles"], tiled["side"]) == (plan["tile"], plan["overlap"],
+                                                                              plan["tiles"], plan["side"])
+    assert tiled["model_mb"] <= budget_mb < untiled["model_mb"] and tiled["within_budget"]
+    # the tiny prior is pointwise: its tiles are exact, so the tiled result is the untiled one
+    assert tiled["vs_untiled_db"] > 60 and abs(tiled["delta_db"]) < 1e-3 and "vs_untiled_db" not in rows[3]
+    for row in rows:
+        assert row["seconds"] > 0 and row["growth_mb"] >= 0 and row["peak_mb"] >= row["before_mb"] > 0
+        assert row["nfe"] == 3 and row["method"] == "pnp" and math.isfinite(row["psnr_db"])
+    table = markdown_sizes(rows, "tiny")
+    assert "| 96 × 96 (0.01) | untiled | 1 |" in table and f"| budget {budget_mb} MB | {tiled['tiles']} (" in table
+    with pytest.raises(InputError, match="one a size"):
+        measure_sizes(str(tiny_prior), sizes=[(64, 64)] * 3, budgets_mb=[1, 2], child=run_reconstruction)
+
+    monkeypatch.setattr(tiling_sizes, "_child", run_reconstruction)  # in this process
+    monkeypatch.setenv("SCOREINV_SHARED", str(fake_bsd68.parents[1]))
+    page = tmp_path / "page.md"
+    page.write_text("<!-- begin tiling -->\nkeep\n<!-- end tiling -->\n<!-- begin tiling-sizes -->\nold\n"
+                    "<!-- end tiling-sizes -->\n")
+    main(["--prior", str(tiny_prior), "--sizes", "64x96", "--budget-mb", "70", "--steps", "2", "--untiled-max-mp",
+          "0", "--markdown", str(page)])
+    text = page.read_text()
+    assert "keep" in text and "old" not in text and "| 64 × 96 (0.01) | budget 70 MB |" in text
+    assert "--sizes 64x96" in text and "| 64 × 96" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_each_size_is_a_fresh_process(tiny_prior, fake_bsd68):
+    from scoreinv.bench.tiling_sizes import measure_sizes
+
+    rows = measure_sizes(str(tiny_prior), sizes=[(64, 80)], budgets_mb=[69], steps=2, folder=fake_bsd68,
+                         precision="fp32")
+    assert [(row["budget_mb"], row["tiled"]) for row in rows] == [(None, False), (69, True)]
+    assert rows[1]["vs_untiled_db"] > 60 and all(row["threads"] == 1 and row["precision"] == "fp32" for row in rows)

@@ -107,3 +107,83 @@ def test_a_deepinv_physics_is_accepted_or_refused_in_one_line(prior):
         assert "\n" not in str(error) and "DeepInverse" in str(error)
     else:
         assert result.mean.shape == (1, 1, 16, 16)
+
+
+# memory_budget: the prior on tiles when a call on the whole image would not fit, the data step global
+
+def wide_problem(shape=(1, 1, 160, 136)):
+    operator = ops.Mask.random(shape, missing=0.5, generator=torch.Generator().manual_seed(0))
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(1))
+    return operator, x, operator.A(x)
+
+
+def just_too_small(shape) -> float:
+    """A budget one byte below the model's need of a call on the whole image: the fewest tiles."""
+    from scoreinv.solve.memory import budget_plan
+
+    return budget_plan(shape, None)["estimated_bytes"] - 1
+
+
+@pytest.mark.parametrize("method", ["pnp", "dps"])
+def test_a_small_budget_tiles_and_a_pointwise_prior_gives_the_untiled_result(prior, method):
+    # the tiny prior is pointwise (zero-initialised output layer), so tiles reproduce it exactly: any difference
+    # would come from tiling the data step or the self-ensemble's rotations wrongly
+    operator, _, y = wide_problem()
+    budget = just_too_small(y.shape)
+    tiled = reconstruct(y, operator, prior=prior, steps=4, method=method, device="cpu", memory_budget=budget)
+    plain = reconstruct(y, operator, prior=prior, steps=4, method=method, device="cpu")
+    record = tiled.settings["tiling"]
+    assert record["tiled"] is True and record["memory_budget"] == budget and record["tiles"] > 1
+    assert record["tile"] < 160 and record["overlap"] > 0 and record["estimated_bytes"] <= budget
+    assert plain.settings["tiling"]["tiled"] is False and plain.settings["tiling"]["memory_budget"] == 4 * 2 ** 30
+    assert reconstruct(y, operator, prior=prior, steps=2, device="cpu", memory_budget=None).settings["tiling"][
+        "memory_budget"] is None
+    torch.testing.assert_close(tiled.mean, plain.mean, rtol=0, atol=1e-5)
+
+
+def test_the_network_only_sees_tiles_that_fit_the_budget(prior):
+    from scoreinv.model.tiling import BASE_BYTES, BYTES_PER_PIXEL
+    from scoreinv.solve.memory import STATE_BYTES_PER_VALUE
+
+    operator, _, y = wide_problem()
+    budget = just_too_small(y.shape) - 4 * 2 ** 20
+    seen = []
+    hook = prior.net.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape)))
+    try:
+        result = reconstruct(y, operator, prior=prior, steps=8, device="cpu", memory_budget=budget,
+                             self_ensemble=True)
+    finally:
+        hook.remove()
+    state = STATE_BYTES_PER_VALUE * y.numel()
+    side = result.settings["tiling"]["side"]
+    assert len(seen) == 8 * result.settings["tiling"]["tiles"]
+    (h, w), *others = {shape[-2:] for shape in seen}  # the self-ensemble's turns tile both orientations
+    assert others == [(w, h)] and h != w
+    for shape in seen:
+        assert max(shape[-2:]) <= side < 136
+        assert state + BASE_BYTES + shape[-2] * shape[-1] * (BYTES_PER_PIXEL + 8) <= budget
+
+
+@pytest.mark.slow
+def test_a_trained_prior_tiled_matches_untiled_within_0_05_db():
+    # a U-Net's GroupNorm sees the tile's statistics, so tiles change its output a little everywhere; the issue asks
+    # the results to match within 0.05 dB (the bench measured 0.005-0.012 dB at 256²-1024², 56-59 dB apart)
+    from scoreinv.bench.speed import speed_problem
+    from scoreinv.metrics.quality import psnr
+
+    denoiser = load_prior("natural-gray", device="cpu", precision="fp32")
+    operator, y, truth = speed_problem("deblur-gauss", 256)
+    budget = just_too_small(truth.shape)
+    tiled = reconstruct(y, operator, prior=denoiser, steps=4, device="cpu", memory_budget=budget)
+    plain = reconstruct(y, operator, prior=denoiser, steps=4, device="cpu", memory_budget=None)
+    assert tiled.settings["tiling"]["tiles"] == 4 and plain.settings["tiling"]["tiled"] is False
+    assert abs(float(psnr(tiled.mean, truth) - psnr(plain.mean, truth))) < 0.05
+    assert psnr(tiled.mean, plain.mean) > 40
+
+
+@pytest.mark.parametrize("budget", [-1, "4GB", float("nan"), 4096])
+def test_bad_memory_budgets_are_refused_in_one_line(prior, budget):
+    operator, _, y = problem()
+    with pytest.raises(InputError, match="memory_budget") as error:
+        reconstruct(y, operator, prior=prior, device="cpu", memory_budget=budget)
+    assert "\n" not in str(error.value)
