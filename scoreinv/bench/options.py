@@ -1,15 +1,17 @@
 """What a benchmark run is asked for: tasks, data, shards and options."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from scoreinv.errors import InputError
 from scoreinv.io.datasets import TEST_SETS, load_images
 from scoreinv.io.images import list_images
+from scoreinv.io.shards import parse_shard, shard_from_env, shard_indices
 from scoreinv.problems.tasks import TASKS, get_task
 
+__all__ = ["BenchOptions", "check_data", "data_kind", "load_data", "parse_shard", "parse_tasks", "shard_from_env",
+           "shard_indices"]  # the shard helpers live in scoreinv.io.shards (scoreinv solve splits images with them)
 CT_TASKS = tuple(name for name, task in TASKS.items() if task.family == "ct")
 GREY_TASKS = tuple(name for name, task in TASKS.items() if task.family != "ct")
 
@@ -72,35 +74,6 @@ def parse_tasks(text: str | None, data: str) -> tuple:
     return names
 
 
-def parse_shard(text: str) -> tuple:
-    """"1/4" → (1, 4): this process takes images 1, 5, 9, … (0-based i, 0 ≤ i < n).
-
-    Args:
-        text: the --shard value i/n.
-    """
-    part, slash, total = (text or "").strip().partition("/")
-    try:
-        i, n = int(part), int(total)
-    except ValueError:
-        i, n = -1, 0
-    if not slash or n < 1 or not 0 <= i < n:
-        raise InputError(f"--shard takes i/n with 0 <= i < n (e.g. 0/4), got {text!r}")
-    return i, n
-
-
-def shard_from_env(environ=None) -> tuple | None:
-    """(RANK, WORLD_SIZE) when run under torchrun (both set, WORLD_SIZE > 1), else None.
-
-    Args:
-        environ: the environment (default os.environ).
-    """
-    environ = os.environ if environ is None else environ
-    if "RANK" not in environ or "WORLD_SIZE" not in environ:
-        return None
-    shard = parse_shard(f"{environ['RANK']}/{environ['WORLD_SIZE']}")
-    return shard if shard[1] > 1 else None
-
-
 def check_data(data: str) -> None:
     """One-line error unless ``data`` names a test set or an existing folder of images."""
     if data in TEST_SETS:
@@ -132,8 +105,3 @@ def load_data(data: str, *, kind: str, channels: int | None = None, limit: int |
 
     files = list_images(data)[:limit] if limit else list_images(data)
     return [(path.stem, read_ct_picture(str(path), size=None)) for path in files]
-
-
-def shard_indices(count: int, shard: tuple) -> list:
-    """Indices i, i + n, i + 2n, … below ``count`` for shard (i, n)."""
-    return list(range(shard[0], count, shard[1]))

@@ -1,21 +1,18 @@
-"""``scoreinv solve``: restore a measured image (or simulate a measurement) with a score prior."""
+"""``scoreinv solve``: restore measured images (or simulate measurements) with a score prior: its options and their
+checks (the work: :mod:`scoreinv.cli.solve_image` for one image, :mod:`scoreinv.cli.solve_many` for several)."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import click
 
 from scoreinv.cli.common import SEED, Command, FiniteFloat, device_option, max_pixels_option
 from scoreinv.errors import InputError
-from scoreinv.io.images import IMAGE_SUFFIXES
-from scoreinv.problems.measured import DEFAULT_TASK, FAMILIES
+from scoreinv.problems.measured import FAMILIES
 from scoreinv.problems.tasks import TASKS
 from scoreinv.sampling.methods import METHODS
 from scoreinv.solve.settings import ROWS
 
 TASK_CHOICES = FAMILIES + tuple(TASKS)
 STD_SAMPLES = 4  # samples drawn by default when the std is asked for (--std-map, --figure)
-MEASURED_NOISE = {family: TASKS[task].sigma_y for family, task in DEFAULT_TASK.items()}
 # Options that shape the operator, and the task family each belongs to
 OPERATOR_OPTIONS = {"mask": "inpaint", "box": "inpaint", "missing": "inpaint", "kernel": "deblur", "scale": "sr",
                     "angles": "ct", "size": "ct"}
@@ -23,14 +20,15 @@ SIMULATE_ONLY = ("box", "missing")
 
 
 @click.command("solve", cls=Command)
-@click.argument("input_spec", metavar="INPUT")
+@click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
 @click.option("--task", required=True, type=click.Choice(TASK_CHOICES),
               help="inpaint, deblur, sr or ct; with --simulate also a benchmark task of the task table.")
 @click.option("--simulate", is_flag=True,
               help="INPUT is a clean image: measure it with the task's operator and noise, then report PSNR, SSIM "
                    "and LPIPS against it.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Restored PNG [default: INPUT's stem + _restored.png in the current folder].")
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="Restored image, .png or .tif [default: INPUT's stem + _restored.png in the current folder]; with "
+                   "several INPUTs an output folder (made if missing) or a name holding {stem}, e.g. out/{stem}.tif.")
 @click.option("--mask", type=click.Path(dir_okay=False), default=None,
               help="inpaint: mask image, white = known, black = missing [default: INPUT's alpha channel; "
                    "--simulate: a random mask].")
@@ -84,21 +82,36 @@ SIMULATE_ONLY = ("box", "missing")
 @max_pixels_option
 @click.option("--grey", "--gray", "channels", flag_value=1, help="Restore in grey (converts colour input).")
 @click.option("--colour", "--color", "channels", flag_value=3, help="Restore in colour (repeats grey input).")
+@click.option("--bits", type=click.Choice(["8", "16", "auto"]), default=None,
+              help="Bits a sample of the restored image and the std map: 16 needs a .png or .tif name; auto: 16 for "
+                   "inputs of more than 8 (16-bit or float PNG/TIFF) when the outputs can hold them [default: 8].")
 @click.option("--std-map", "std_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write the posterior std as a grey PNG (white = the largest std, recorded in the JSON).")
+              help="Also write the posterior std as a grey PNG (white = the largest std, recorded in the JSON); with "
+                   "several INPUTs a name holding {stem}.")
 @click.option("--figure", "figure_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write measurement | reconstruction | std [| truth] side by side.")
+              help="Also write measurement | reconstruction | std [| truth] side by side (8-bit); with several "
+                   "INPUTs a name holding {stem}.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
-              help="JSON sidecar with settings, metrics, NFE and seconds [default: the output's stem + .json].")
+              help="JSON sidecar with settings, metrics, NFE and seconds [default: the output's stem + .json]; with "
+                   "several INPUTs a name holding {stem}.")
+@click.option("--summary", "summary_path", type=click.Path(dir_okay=False), default=None,
+              help="Several INPUTs: the CSV of one row per image (status, files, metrics, NFE, seconds, σ_y) "
+                   "[default: the output folder's summary.csv; a shard's: summary.shard-I-of-N.csv].")
+@click.option("--shard", default=None,
+              help="Several INPUTs: solve only images I, I + N, I + 2N, ... (I/N, 0-based) [default: torchrun's "
+                   "RANK/WORLD_SIZE when set, else all].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def solve_command(input_spec, task, simulate, output, mask, box, missing, kernel, scale, angles, size, noise, prior,
+def solve_command(inputs, task, simulate, output, mask, box, missing, kernel, scale, angles, size, noise, prior,
                   target, method, steps, eta, prior_weight, cg_effort, self_ensemble, samples, seed, device, channels,
-                  std_path, figure_path, json_path, quiet):
+                  bits, std_path, figure_path, json_path, summary_path, shard, quiet):
     """Restore INPUT (a measurement, or with --simulate a clean image) with a score-based prior.
 
     \b
     INPUT is an image file or skimage:NAME (camera, astronaut, coins, brick, moon, ...);
     for ct it is a sinogram .npy (n_angles, detectors) in image values x pixel lengths.
+    Several INPUTs or a folder (its images; its .npy files for ct) are solved one by one
+    with the same options and seed: one output set each, named after each input's stem,
+    a summary CSV, status 1 at the end if any image failed (the others are kept).
 
     \b
     Examples:
@@ -113,10 +126,14 @@ def solve_command(input_spec, task, simulate, output, mask, box, missing, kernel
       scoreinv solve --task ct-limited --simulate slice.png --samples 4
       scoreinv solve --task deblur-motion --simulate skimage:brick --steps 100
       scoreinv solve --task deblur-gauss --simulate skimage:camera --eta 0
+      scoreinv solve --task inpaint photos/ -o restored/ --std-map 'restored/{stem}_std.png'
+      scoreinv solve --task deblur scans/*.tif --kernel gaussian:2 -o 'out/{stem}.tif' --bits 16
+      torchrun --nproc-per-node 4 -m scoreinv solve --task sr photos/ -o big/    # or --shard 0/4 ... 3/4
     """
+    from scoreinv.cli.solve_image import Job, run_single
+    from scoreinv.cli.solve_many import choose_shard, expand_inputs, is_batch, run_batch, torchrun_device
     from scoreinv.model.devices import resolve_device
     from scoreinv.problems.pictures import parse_size
-    from scoreinv.problems.simulated import simulated
 
     options = {"mask": mask, "box": box, "missing": missing, "kernel": kernel, "scale": scale, "angles": angles,
                "size": size}
@@ -125,51 +142,26 @@ def solve_command(input_spec, task, simulate, output, mask, box, missing, kernel
     n_samples = samples or (STD_SAMPLES if std_path or figure_path else 1)
     if std_path and n_samples < 2:
         raise InputError("--std-map needs --samples 2 or more (the std is the spread of the samples)")
+    batch = is_batch(inputs)
+    parts = choose_shard(shard, batch=batch)
+    device = torchrun_device(device) if parts and not shard else device
     resolve_device(device)
-    protected = _input_files(input_spec, mask=mask, kernel=kernel, angles=angles, prior=prior)
-    outputs, paths = _plan_outputs(input_spec, output, std_path, figure_path, json_path, protected=protected)
-
-    # The problem
-    size_hw = parse_size(size) if size else None
-    if simulate:
-        problem = simulated(task, input_spec, mask=mask, box=box, missing=missing, kernel=kernel,
-                            scale=scale, angles=angles, size=size_hw, noise=noise, channels=channels, seed=seed)
-    else:
-        sigma_y = MEASURED_NOISE[family] if noise is None else noise
-        problem = _measured(family, input_spec, mask=mask, kernel=kernel, scale=scale or 4, angles=angles,
-                            size=size_hw, noise=sigma_y, channels=channels)
-    for note in problem.notes:
-        click.echo(f"note: {note}", err=True)
-
-    # The reconstruction
-    from scoreinv.priors.registry import default_prior, load_prior, prior_files
-    from scoreinv.solve.reconstruct import reconstruct
-
-    x_channels = problem.image_shape[1]
-    name = prior or default_prior(family, x_channels)
-    if prior is None:
-        outputs.protect(prior_files(name))
-    denoiser = load_prior(name, device=device)
-    if denoiser.channels not in (None, x_channels):
-        fix = {1: "--grey", 3: "--colour"}.get(denoiser.channels, "another --prior")
-        raise InputError(f"prior {denoiser.name!r} models {denoiser.channels}-channel images but the image has "
-                         f"{x_channels}; add {fix} or choose another --prior")
-    result = reconstruct(problem.y, problem.operator, prior=denoiser, method=method, steps=steps,
-                         n_samples=n_samples, target=target, seed=seed, device=device, eta=eta,
-                         prior_weight=prior_weight,
-                         cg_effort=cg_effort, self_ensemble=self_ensemble, progress=not quiet)
-    restored = result.mean[0].cpu()
-    if not bool(restored.isfinite().all()):
-        raise InputError(f"the reconstruction holds NaN or infinite values (method {result.settings['method']} "
-                         "diverged); nothing was written; try another --method or --noise above 0")
-
-    # The outputs: one transaction, the JSON sidecar last
-    from scoreinv.cli.solve_report import queue_outputs, summary
-
-    record = queue_outputs(outputs, paths, problem=problem, result=result, restored=restored, input_spec=input_spec,
-                           simulate=simulate)
-    outputs.commit()
-    click.echo(summary(record["metrics"], result, paths))
+    options["size"] = parse_size(size) if size else None
+    job = Job(task=task, family=family, simulate=simulate, operator=options, noise=noise, prior=prior, target=target,
+              method=method, steps=steps, eta=eta, prior_weight=prior_weight, cg_effort=cg_effort,
+              self_ensemble=self_ensemble, n_samples=n_samples, seed=seed, device=device, channels=channels,
+              bits=bits, quiet=quiet)
+    if not batch:
+        if summary_path:
+            raise InputError("--summary applies to several INPUTs (a folder or several files)")
+        if parts and parts[0] != 0:
+            click.echo(f"note: one INPUT: process {parts[0]} of {parts[1]} (RANK/WORLD_SIZE) leaves it to process 0",
+                       err=True)
+            return
+        run_single(job, inputs[0], output=output, std_path=std_path, figure_path=figure_path, json_path=json_path)
+        return
+    run_batch(job, expand_inputs(inputs, family=family, simulate=simulate), output=output, std_path=std_path,
+              figure_path=figure_path, json_path=json_path, summary_path=summary_path, shard=parts)
 
 
 def _check_options(task: str, family: str, simulate: bool, options: dict, channels: int | None) -> None:
@@ -189,58 +181,3 @@ def _check_options(task: str, family: str, simulate: bool, options: dict, channe
             raise InputError(f"{flag} draws a simulated mask; add --simulate, or pass the real mask with --mask")
     if family == "ct" and channels == 3:
         raise InputError("CT images are grey; drop --colour")
-
-
-def _measured(family: str, input_spec: str, *, mask, kernel, scale, angles, size, noise, channels):
-    from scoreinv.problems.measured import measured_ct, measured_deblur, measured_inpaint, measured_sr
-    from scoreinv.problems.pictures import SKIMAGE_PREFIX
-
-    if family == "inpaint":
-        return measured_inpaint(input_spec, mask=mask, noise=noise, channels=channels)
-    if family == "deblur":
-        if kernel is None:
-            raise InputError("deblurring a real image needs its blur: --kernel gaussian:SIGMA, motion:LENGTH,ANGLE, "
-                             "levin:N or a kernel file")
-        return measured_deblur(input_spec, kernel=kernel, noise=noise, channels=channels)
-    if family == "sr":
-        return measured_sr(input_spec, scale=scale, noise=noise, channels=channels)
-    if input_spec.startswith(SKIMAGE_PREFIX):
-        raise InputError("a CT measurement is a sinogram .npy; to start from a picture add --simulate")
-    return measured_ct(input_spec, angles=angles, size=size, noise=noise)
-
-
-def _input_files(input_spec: str, *, mask, kernel, angles, prior) -> dict:
-    """{path: what it is} of every file an option names, which no output may replace."""
-    from scoreinv.priors.registry import prior_files
-    from scoreinv.problems.pictures import input_path
-
-    files = {input_path(input_spec): "the input file", Path(mask) if mask else None: "the --mask file"}
-    for value, flag in ((kernel, "--kernel"), (angles, "--angles")):
-        if value and Path(value).is_file():
-            files[Path(value)] = f"the {flag} file"
-    if prior is not None:
-        files.update(prior_files(prior))
-    return files
-
-
-def _plan_outputs(input_spec: str, output, std_path, figure_path, json_path, *, protected: dict):
-    """The output set and its files, checked before any work: image suffixes, writable existing folders, never a
-    protected file (an input, a prior's weights or cards), all distinct."""
-    from scoreinv.io.output_set import OutputSet
-    from scoreinv.problems.pictures import input_stem
-
-    output = Path(output) if output else Path.cwd() / f"{input_stem(input_spec)}_restored.png"
-    paths = {"output": output, "std": Path(std_path) if std_path else None,
-             "figure": Path(figure_path) if figure_path else None,
-             "json": Path(json_path) if json_path else output.with_suffix(".json")}
-    flags = {"output": "-o", "std": "--std-map", "figure": "--figure",
-             "json": "--json" if json_path else "the JSON sidecar"}
-    outputs = OutputSet(protected)
-    for key, path in paths.items():
-        if path is None:
-            continue
-        if key != "json" and path.suffix.lower() not in IMAGE_SUFFIXES:
-            raise InputError(f"{flags[key]} {path}: use an image file name ending in .png (or .jpg, .tif, .bmp)")
-        fix = "choose another name" if json_path or key != "json" else "choose another -o or name it with --json"
-        outputs.plan(path, flag=flags[key], fix=fix)
-    return outputs, paths

@@ -10,7 +10,8 @@ import click
 from scoreinv.errors import first_line
 
 
-def queue_outputs(outputs, paths: dict, *, problem, result, restored, input_spec: str, simulate: bool) -> dict:
+def queue_outputs(outputs, paths: dict, *, problem, result, restored, input_spec: str, simulate: bool,
+                  bits: int = 8) -> dict:
     """Add every output of a solve to ``outputs`` (an :class:`~scoreinv.io.output_set.OutputSet`), the JSON record
     last; returns that record.
 
@@ -22,27 +23,29 @@ def queue_outputs(outputs, paths: dict, *, problem, result, restored, input_spec
         restored: its mean (C, H, W) on the CPU.
         input_spec: INPUT as given.
         simulate: whether INPUT was a clean picture.
+        bits: 8 or 16 a sample for the restored image and the std map (the figure is always 8-bit).
     """
     from scoreinv.io.figures import std_map
     from scoreinv.io.images import image_format, save_image
 
-    def image(picture, target):
-        return lambda tmp: save_image(tmp, picture, format=image_format(target))
+    def image(picture, target, depth=8):
+        return lambda tmp: save_image(tmp, picture, format=image_format(target), bits=depth)
 
     metrics = _metrics(restored, problem.truth[0]) if problem.truth is not None else None
-    outputs.add(paths["output"], image(restored, paths["output"]))
+    outputs.add(paths["output"], image(restored, paths["output"], bits))
     std_white = None
     if paths["std"] and result.std is not None:
         std_image, std_white = std_map(result.std[0].cpu())
-        outputs.add(paths["std"], image(std_image, paths["std"]))
+        outputs.add(paths["std"], image(std_image, paths["std"], bits))
     if paths["figure"]:
         if result.std is None:
             click.echo("note: the figure has no std panel (it needs --samples 2 or more)", err=True)
         outputs.add(paths["figure"], image(_figure(problem, restored, result.std), paths["figure"]))
     record = {"input": input_spec, "output": str(paths["output"]), "task": problem.task, "simulate": simulate,
               "measurement": problem.details, "settings": result.settings, "metrics": metrics, "nfe": result.nfe,
-              "seconds": round(result.seconds, 3), "std_map": str(paths["std"]) if paths["std"] else None,
-              "std_map_white": std_white, "figure": str(paths["figure"]) if paths["figure"] else None,
+              "seconds": round(result.seconds, 3), "bits": bits,
+              "std_map": str(paths["std"]) if paths["std"] else None, "std_map_white": std_white,
+              "figure": str(paths["figure"]) if paths["figure"] else None,
               "notes": problem.notes}
     text = json.dumps(record, indent=1, allow_nan=False) + "\n"
     outputs.add(paths["json"], lambda tmp: Path(tmp).write_text(text))
