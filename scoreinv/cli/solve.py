@@ -27,8 +27,8 @@ SIMULATE_ONLY = ("box", "missing")
               help="INPUT is a clean image: measure it with the task's operator and noise, then report PSNR, SSIM "
                    "and LPIPS against it.")
 @click.option("-o", "--output", type=click.Path(), default=None,
-              help="Restored image, .png or .tif [default: INPUT's stem + _restored.png in the current folder]; with "
-                   "several INPUTs an output folder (made if missing) or a name holding {stem}, e.g. out/{stem}.tif.")
+              help="Restored image file [default: INPUT's stem + _restored.png in the current folder]; with several "
+                   "INPUTs an output folder (made if missing) or a name holding {stem}, e.g. out/{stem}.tif.")
 @click.option("--mask", type=click.Path(dir_okay=False), default=None,
               help="inpaint: mask image, white = known, black = missing [default: INPUT's alpha channel; "
                    "--simulate: a random mask].")

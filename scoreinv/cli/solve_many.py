@@ -153,6 +153,10 @@ def _make_folder(folder: Path, others: list) -> bool:
         raise InputError(f"-o {folder}: its parent folder {folder.parent} does not exist; create it first")
     try:
         folder.mkdir()
+    except FileExistsError:  # another shard made it first
+        if folder.is_dir():
+            return False
+        raise InputError(f"-o {folder}: is a file; with several inputs -o names an output folder") from None
     except OSError as error:
         raise InputError(f"-o {folder}: cannot create the folder: {first_line(error)}") from None
     return True
