@@ -105,11 +105,11 @@ def methods_for(task: Task, options: BenchOptions, denoiser, *, device) -> list:
         methods.append(Method(f"scoreinv-{name}", "scoreinv", _scoreinv_runner(name, denoiser, options, device),
                               default=name == default, figure_run=extra))
     if options.peers:
-        from scoreinv.bench.peers import USUAL_NFE, skip_note
+        from scoreinv.bench.peers import peers_for, skip_note
 
         if skip_note() is None:
             methods += [Method(f"deepinv-{name}", "peer", _peer_runner(name, denoiser, task, options, device))
-                        for name in USUAL_NFE]
+                        for name in peers_for(task)[0]]
     return methods
 
 
@@ -131,14 +131,20 @@ def _scoreinv_runner(method: str, denoiser, options: BenchOptions, device, *, sa
 
 
 def _peer_runner(name: str, denoiser, task: Task, options: BenchOptions, device):
-    from scoreinv.bench.peers import DPS_WEIGHT, peer_settings, run_peer
+    """A peer with its tuned row for the task (:data:`scoreinv.bench.peers.TUNED`; none: DeepInverse's defaults),
+    at ``--peer-steps`` or the steps it was tuned at."""
+    from scoreinv.bench.peers import USUAL_NFE, peer_settings, run_peer, tuned_row
 
-    weight = DPS_WEIGHT.get(task.family) if name == "dps" else None
+    row, tuned_task = tuned_row(name, task)
+    knobs = dict(row.knobs) if row else {}
+    steps = options.peer_steps or (row.steps if row else USUAL_NFE[name])
+    settings = peer_settings(name, steps=steps, knobs=knobs, command=row.command if row else None,
+                             tuned_on=f"{row.tuned_on} ({tuned_task})" if row else None)
 
     def run(y, operator, index):
-        x, nfe = run_peer(name, y, operator, denoiser, sigma_y=task.sigma_y, steps=options.peer_steps, weight=weight,
+        x, nfe = run_peer(name, y, operator, denoiser, sigma_y=task.sigma_y, steps=steps, knobs=knobs,
                           seed=options.seed + index, device=device)
-        return Outcome(x, nfe, settings=peer_settings(name, steps=options.peer_steps, weight=weight))
+        return Outcome(x, nfe, settings=settings)
     return run
 
 
@@ -272,9 +278,11 @@ def _notes(options: BenchOptions, scorer: Scorer) -> list:
     """Notes for the report: peers skipped, LPIPS unavailable."""
     notes = []
     if options.peers:
-        from scoreinv.bench.peers import skip_note
+        from scoreinv.bench.peers import peers_for, skip_note
 
         notes += [note for note in [skip_note()] if note]
+        if skip_note() is None:
+            notes += [note for name in options.tasks for note in peers_for(get_task(name))[1]]
     if scorer.lpips_problem:
         notes.append(scorer.lpips_problem)
     return notes

@@ -1,9 +1,8 @@
-"""Choose the DPS peer's guidance weight per task on a *training* image, never a test image.
+"""The first sweep of the DPS peer's guidance weight (Chung et al. 2023), on one crop of a BSDS500 *training* image.
 
-DeepInverse's DPS (Chung et al. 2023) puts its weight λ on ‖A D(x) − y‖ with no noise variance, so λ has to absorb
-the scale of the residual and no default fits every task; run with our prior at its default λ = 1 it barely follows
-the data. This sweeps λ on one centred crop of a BSDS500 training image and prints one JSON line a run; the weights
-that won are the table :data:`scoreinv.bench.peers.DPS_WEIGHT`.
+Superseded by ``scoreinv bench tune --peer dps`` (validation images, every metric, any peer), whose runs give the
+table :data:`scoreinv.bench.peers.TUNED`; kept so that the earlier sweep in docs/benchmarks.md can be rerun. It prints
+one JSON line a run:
 
     python -m scoreinv.bench.tune_dps --tasks inpaint-random,deblur-gauss,sr4 --weights 100,300,1000,3000
 """
@@ -16,6 +15,7 @@ import time
 import torch
 
 from scoreinv.bench.peers import run_peer
+from scoreinv.bench.tune import centre_crop
 from scoreinv.io.images import read_image
 from scoreinv.io.paths import require_shared
 from scoreinv.metrics.quality import psnr
@@ -23,13 +23,6 @@ from scoreinv.priors.registry import load_prior
 from scoreinv.problems.tasks import get_task, simulate
 
 TRAIN_IMAGE = "bsds500/train/100075.jpg"
-
-
-def centre_crop(image: torch.Tensor, size: int) -> torch.Tensor:
-    """The centred size × size crop of a (C, H, W) image."""
-    h, w = image.shape[-2:]
-    top, left = (h - size) // 2, (w - size) // 2
-    return image[..., top:top + size, left:left + size]
 
 
 def sweep(task_names: list, weights: list, *, size: int = 128, steps: int = 1000, prior: str = "natural-gray",
@@ -51,8 +44,8 @@ def sweep(task_names: list, weights: list, *, size: int = 128, steps: int = 1000
         operator, y, truth = simulate(task, image, index=0, seed=seed)
         for weight in weights:
             start = time.perf_counter()
-            x, nfe = run_peer("dps", y, operator, denoiser, sigma_y=task.sigma_y, steps=steps, weight=weight,
-                              seed=seed)
+            x, nfe = run_peer("dps", y, operator, denoiser, sigma_y=task.sigma_y, steps=steps,
+                              knobs={"weight": weight}, seed=seed)
             yield {"task": name, "weight": weight, "steps": steps, "psnr": round(float(psnr(x, truth)), 2),
                    "nfe": nfe, "seconds": round(time.perf_counter() - start, 1)}
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from scoreinv.bench.peers import PEERS
 from scoreinv.cli.common import Group, device_option
 from scoreinv.cli.markdown import check_markdown, markdown_options
 from scoreinv.errors import InputError
@@ -148,39 +149,71 @@ def tasks_command(task_names, data, limit, prior, all_methods, peers, peer_steps
 @bench_group.command("tune")
 @click.option("--task", "task_name", required=True, help="The task to tune, e.g. sr4 or inpaint-box.")
 @click.option("--grid", multiple=True, help="NAME=V1,V2 (repeatable): settings to try, e.g. sigma_start=0.05,0.1 "
-                                            "steps=20,40; every combination runs, beside the row's own.")
+                                            "steps=20,40; every combination runs, beside the row's own (with "
+                                            "--peer: the peer's knobs and steps, beside DeepInverse's defaults).")
+@click.option("--peer", type=click.Choice(list(PEERS)), default=None,
+              help="Tune a DeepInverse peer driven by the same prior instead of reconstruct; knobs: "
+                   + "; ".join(f"{name} {', '.join(peer.knobs)}" for name, peer in PEERS.items())
+                   + " (needs pip install scoreinv[peers]).")
+@click.option("--peer-steps", type=click.IntRange(1), default=None,
+              help="With --peer: its iterations at every point without a steps= value [default: its usual NFE, "
+                   + ", ".join(f"{name} {peer.usual_nfe}" for name, peer in PEERS.items()) + "].")
 @click.option("--data", default="bsd68", show_default=True,
               help="Validation images: bsd68, or a folder (CT slices for CT tasks); reported sets are refused.")
 @click.option("--limit", type=click.IntRange(1), default=4, show_default=True, help="Images used.")
+@click.option("--crop", type=click.IntRange(8), default=None,
+              help="Centre-crop every image to N x N pixels first [default: whole images].")
 @click.option("--prior", default=None, help="A prior's name or NAME.pt path [default: the task family's].")
 @click.option("--seed", type=click.IntRange(0, 2 ** 63 - 1), default=0, show_default=True)
 @device_option
 @markdown_options
-def tune_command(task_name, grid, data, limit, prior, seed, device, markdown, section):
-    """Score a grid of reconstruct settings for one task on validation images (never a reported test set), on
-    the same simulated measurements for every point, and print the table.
+def tune_command(task_name, grid, peer, peer_steps, data, limit, crop, prior, seed, device, markdown, section):
+    """Score a grid of reconstruct settings (or of a DeepInverse peer's knobs) for one task on validation images
+    (never a reported test set), on the same simulated measurements and seeds for every point, and print the
+    table and the best point.
 
     \b
     Examples:
       scoreinv bench tune --task sr4 --grid sigma_start=0.05,0.1,0.2 --grid steps=20,40
       scoreinv bench tune --task inpaint-box --grid sigma_start=0.1,0.3,0.5 --markdown docs/tuning.md --section inpaint-box
+      scoreinv bench tune --peer diffpir --task sr4 --data bsd68 --limit 2 --crop 128 --grid lambda=3,7,15 --grid zeta=0.3,1
     """
     from scoreinv.bench.docs_section import write_section
-    from scoreinv.bench.tune import markdown_table, parse_grid, refuse_reported, tune
+    from scoreinv.bench.tune import OWN_LABEL, best, label, markdown_table, parse_grid, refuse_reported, tune
 
     check_markdown(markdown, section)
     refuse_reported(data)
-    points = parse_grid(list(grid))
-    candidates = tune(task_name, points, data=data, limit=limit, seed=seed, device=device, prior=prior)
-    table = markdown_table(candidates)
+    points = parse_grid(list(grid), peer=peer)
+    if peer_steps and not peer:
+        raise InputError("--peer-steps goes with --peer (for reconstruct, put steps=N in --grid)")
+    if peer:
+        from scoreinv.bench.peers import skip_note
+
+        if skip_note():
+            click.echo(skip_note())
+            return
+    candidates = tune(task_name, points, data=data, limit=limit, seed=seed, device=device, prior=prior, peer=peer,
+                      peer_steps=peer_steps, crop=crop)
+    own = OWN_LABEL["peer" if peer else None]
+    table = markdown_table(candidates, own=own)
     click.echo(table, nl=False)
+    click.echo(f"best: {label(best(candidates), own=own)}")
     if markdown:
-        command = shlex.join(["scoreinv", "bench", "tune", "--task", task_name, *[v for g in grid for v in ("--grid", g)],
-                              "--data", data, "--limit", str(limit), "--seed", str(seed)]
-                             + (["--prior", prior] if prior else []))
         from scoreinv.model.devices import resolve_device
 
-        write_section(markdown, section, command=command, table=table, device=str(resolve_device(device)))
+        command = _tune_command_line(task_name, grid, peer=peer, peer_steps=peer_steps, data=data, limit=limit,
+                                     crop=crop, seed=seed, prior=prior)
+        write_section(markdown, section, command=command, device=str(resolve_device(device)),
+                      table=table + f"\nBest: {label(best(candidates), own=own)}.")
+
+
+def _tune_command_line(task_name, grid, *, peer, peer_steps, data, limit, crop, seed, prior) -> str:
+    """The ``scoreinv bench tune`` command line that reproduces a tuning run."""
+    optional = [("--peer-steps", peer_steps), ("--crop", crop)]
+    return shlex.join(["scoreinv", "bench", "tune", *(["--peer", peer] if peer else []), "--task", task_name,
+                       *[v for g in grid for v in ("--grid", g)], "--data", data, "--limit", str(limit),
+                       *[str(v) for flag, value in optional if value for v in (flag, value)], "--seed", str(seed),
+                       *(["--prior", prior] if prior else [])])
 
 
 @bench_group.command("merge")

@@ -40,3 +40,29 @@ def test_a_tiny_grid_runs_and_the_command_refuses_set12(cli, tiny_priors, tmp_pa
                     "--prior", tiny_priors["gray"], "--device", "cpu"))
     assert "steps=2" in result.stdout and "the row's own" in result.stdout
     one_line_error(cli("bench", "tune", "--task", "sr4", "--data", "set12"), "reported test set")
+
+
+def test_centre_crop_and_its_refusal():
+    from scoreinv.bench.tune import centre_crop
+    import torch
+
+    image = torch.arange(5 * 7, dtype=torch.float32).reshape(1, 5, 7)
+    assert torch.equal(centre_crop(image, 3), image[:, 1:4, 2:5])
+    with pytest.raises(InputError, match="at most 5"):
+        centre_crop(image, 6)
+
+
+def test_the_crop_reaches_every_image_and_bad_options_are_one_line(cli, tiny_priors, tmp_path):
+    from scoreinv.bench.tune import task_images_and_prior
+
+    folder = tmp_path / "val"
+    folder.mkdir()
+    skimage.io.imsave(str(folder / "0.png"), smooth_picture(24, 30, seed=0), check_contrast=False)
+    _, images, _, _ = task_images_and_prior("sr4", data=str(folder), limit=1, prior=str(tiny_priors["gray"]),
+                                            device="cpu", crop=16)
+    assert images[0][1].shape == (1, 16, 16)
+    one_line_error(cli("bench", "tune", "--task", "sr4", "--data", folder, "--crop", "40", "--prior",
+                       tiny_priors["gray"], "--device", "cpu"), "--crop 40", "at most 24")
+    one_line_error(cli("bench", "tune", "--task", "sr4", "--data", folder, "--peer-steps", "3"), "--peer")
+    one_line_error(cli("bench", "tune", "--peer", "ddrm", "--task", "sr4", "--data", folder, "--grid", "weight=1"),
+                   "weight=1")
