@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from scoreinv.cli.common import SEED, Command, FiniteFloat, device_option, max_pixels_option
+from scoreinv.cli.common import NOISE, SEED, Command, FiniteFloat, device_option, max_pixels_option
 from scoreinv.errors import InputError
 from scoreinv.problems.measured import FAMILIES
 from scoreinv.problems.tasks import TASKS
@@ -46,8 +46,9 @@ SIMULATE_ONLY = ("box", "missing")
                    "[default: the sinogram's rows over 180°; --simulate: 30].")
 @click.option("--size", default=None,
               help="ct: image size H or HxW in pixels [default: 256 for sinograms; --simulate: the picture's own].")
-@click.option("--noise", type=FiniteFloat(0, 1), default=None,
-              help="Measurement noise σ_y in [0, 1] image units (sinogram units for ct) [default: the task's: "
+@click.option("--noise", type=NOISE, default=None,
+              help="Measurement noise σ_y in [0, 1] image units (sinogram units for ct), or auto to estimate it from "
+                   "the measurement [default: the task's: "
                    "inpaint 0, deblur 0.01, sr 0.01, ct 0.1].")
 @click.option("--prior", default=None,
               help="A shipped prior's name or a NAME.pt path [default: natural-gray / natural-color by channels, "
