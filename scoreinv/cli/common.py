@@ -71,6 +71,28 @@ class FiniteFloat(click.ParamType):
         return f"FiniteFloat {self._range()}"
 
 
+class NoiseLevel(FiniteFloat):
+    """``--noise``: σ_y, a finite number in [0, 1], or the word ``auto`` (any case), returned as "auto": estimate σ_y
+    from the measurement (:mod:`scoreinv.problems.noise_level`)."""
+
+    name = "noise"
+
+    def __init__(self):
+        super().__init__(0.0, 1.0)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as error:
+            self.fail(f"{error.message}; give a number in [0, 1] or auto", param, ctx)
+
+    def __repr__(self) -> str:
+        return "NOISE [0, 1] or auto"
+
+
+NOISE = NoiseLevel()  # the --noise option's type
 SEED = click.IntRange(-2**63, 2**64 - 1)  # the seeds torch.Generator.manual_seed accepts
 
 

@@ -15,6 +15,7 @@ from scoreinv.problems.pictures import input_path, read_picture
 from scoreinv.problems.specs import parse_angles, parse_kernel, read_mask, read_sinogram
 
 FAMILIES = ("inpaint", "deblur", "sr", "ct")
+AUTO = "auto"  # noise="auto": σ_y estimated from the measurement (scoreinv.problems.noise_level)
 DEFAULT_TASK = {"inpaint": "inpaint-random", "deblur": "deblur-gauss", "sr": "sr4", "ct": "ct-sparse"}
 
 
@@ -67,13 +68,43 @@ def _noise(sigma: float) -> ops.GaussianNoise:
         raise InputError(f"--noise: {first_line(error)}") from None
 
 
-def measured_inpaint(spec: str, *, mask: str | None, noise: float, channels: int | None) -> Problem:
+def _noise_or_auto(noise) -> ops.GaussianNoise:
+    """The noise model of ``noise`` (a number, or "auto": noiseless until :func:`with_estimated_noise`)."""
+    if isinstance(noise, str):
+        if noise != AUTO:
+            raise InputError(f"--noise takes a number in [0, 1] or auto, got {noise!r}")
+        return ops.GaussianNoise(0.0)
+    return _noise(noise)
+
+
+def with_estimated_noise(problem: Problem) -> Problem:
+    """``problem`` with σ_y estimated from its measurement (:func:`~scoreinv.problems.noise_level.estimate_noise`):
+    its operator's noise model, its details (``sigma_y``, ``sigma_y_source``, ``sigma_y_estimator``; for a simulated
+    problem also ``sigma_y_simulated``, the truth) and a note say so."""
+    from scoreinv.problems.noise_level import estimate_noise
+
+    estimate = estimate_noise(problem.y, problem.operator)
+    try:
+        problem.operator.noise = ops.GaussianNoise(estimate.sigma)
+    except ValueError:
+        raise InputError(f"the noise level estimated from the measurement, {estimate.sigma:.4g}, is above 1: check "
+                         f"the measurement's scale, or pass --noise") from None
+    truth = problem.details.get("sigma_y") if problem.truth is not None else None
+    problem.details.update(sigma_y=estimate.sigma, sigma_y_source="estimated", sigma_y_estimator=estimate.method)
+    if truth is not None:
+        problem.details["sigma_y_simulated"] = truth
+    simulated = f"; simulated with {truth:g}" if truth is not None else ""
+    problem.notes.append(f"σ_y estimated from the measurement: {estimate.sigma:.4g} ({estimate.method}{simulated})")
+    return problem
+
+
+def measured_inpaint(spec: str, *, mask: str | None, noise: float | str, channels: int | None) -> Problem:
     """A damaged image and its mask (``mask``: white = known; else the image's alpha: transparent = missing).
 
     Args:
         spec: the damaged image (values under missing pixels are ignored).
         mask: mask image path, or None for the alpha channel of ``spec``.
-        noise: σ_y of the known pixels in [0, 1] units.
+        noise: σ_y of the known pixels in [0, 1] units, or "auto" to estimate it from them.
         channels: 1 or 3 to convert the image, None to keep its own.
     """
     image = read_picture(spec, channels=channels)
@@ -89,50 +120,51 @@ def measured_inpaint(spec: str, *, mask: str | None, noise: float, channels: int
         known = (alpha >= 0.5).float()[None]
         source = f"alpha channel of {spec}"
     try:
-        operator = ops.Mask(known, noise=_noise(noise))
+        operator = ops.Mask(known, noise=_noise_or_auto(noise))
     except ValueError as error:
         raise _operator_error(error, source) from None
     x_shape = (1, *image.shape)
     y = operator.A(image[None])
     details = {"mask": source, "missing_fraction": round(operator.missing_fraction, 4), "sigma_y": noise}
-    return Problem("inpaint", "inpaint", operator, y, x_shape, details=details)
+    return _finished(Problem("inpaint", "inpaint", operator, y, x_shape, details=details), noise)
 
 
-def measured_deblur(spec: str, *, kernel: str, noise: float, channels: int | None) -> Problem:
+def measured_deblur(spec: str, *, kernel: str, noise: float | str, channels: int | None) -> Problem:
     """A blurry image with its blur: ``kernel`` as :func:`parse_kernel` reads it, circular boundary.
 
     Args:
         spec: the blurry image.
         kernel: kernel specification.
-        noise: σ_y in [0, 1] units.
+        noise: σ_y in [0, 1] units, or "auto" to estimate it from the image.
         channels: 1 or 3 to convert the image, None to keep its own.
     """
     image = read_picture(spec, channels=channels)
     weights, description = parse_kernel(kernel)
     x_shape = (1, *image.shape)
-    operator = _checked(ops.Blur(weights, noise=_noise(noise)), x_shape, f"--kernel {kernel}")
+    operator = _checked(ops.Blur(weights, noise=_noise_or_auto(noise)), x_shape, f"--kernel {kernel}")
     details = {"kernel": description, "kernel_size": list(weights.shape), "boundary": "circular", "sigma_y": noise}
-    return Problem("deblur", "deblur", operator, image[None], x_shape, details=details)
+    return _finished(Problem("deblur", "deblur", operator, image[None], x_shape, details=details), noise)
 
 
-def measured_sr(spec: str, *, scale: int, noise: float, channels: int | None) -> Problem:
+def measured_sr(spec: str, *, scale: int, noise: float | str, channels: int | None) -> Problem:
     """A low-resolution image, taken as ``scale`` × ``scale`` block averages of the image to reconstruct.
 
     Args:
         spec: the low-resolution image (h, w); the result is (scale·h, scale·w).
         scale: integer factor ≥ 2.
-        noise: σ_y in [0, 1] units.
+        noise: σ_y in [0, 1] units, or "auto" to estimate it from the image.
         channels: 1 or 3 to convert the image, None to keep its own.
     """
     image = read_picture(spec, channels=channels)
     h, w = image.shape[-2:]
     x_shape = (1, image.shape[0], h * scale, w * scale)
-    operator = _checked(ops.Downsample(scale, filter="box", noise=_noise(noise)), x_shape, f"--scale {scale}")
+    operator = _checked(ops.Downsample(scale, filter="box", noise=_noise_or_auto(noise)), x_shape, f"--scale {scale}")
     details = {"scale": scale, "filter": "box", "sigma_y": noise}
-    return Problem("sr", "sr", operator, image[None], x_shape, details=details)
+    return _finished(Problem("sr", "sr", operator, image[None], x_shape, details=details), noise)
 
 
-def measured_ct(path: str, *, angles: str | None, size: tuple[int, int] | None, noise: float) -> Problem:
+def measured_ct(path: str, *, angles: str | None, size: tuple[int, int] | None,
+               noise: float | str) -> Problem:
     """A parallel-beam sinogram (.npy) with its projection angles and the image size it was measured at.
 
     Args:
@@ -140,7 +172,7 @@ def measured_ct(path: str, *, angles: str | None, size: tuple[int, int] | None, 
             pixel lengths (see :mod:`scoreinv.problems.ct_units`).
         angles: :func:`parse_angles` form; default: the sinogram's rows evenly over [0°, 180°).
         size: image (H, W); default ``ct_units.WORKING_SIZE`` squared. Detectors must be ⌈√(H² + W²)⌉.
-        noise: σ_y in sinogram units.
+        noise: σ_y in sinogram units, or "auto" to estimate it from the sinogram.
     """
     y = read_sinogram(path)
     _, channels, rows, detectors = y.shape
@@ -162,12 +194,16 @@ def measured_ct(path: str, *, angles: str | None, size: tuple[int, int] | None, 
         raise InputError(f"{path}: the sinogram has {detectors} detectors but a {height}x{width} image needs "
                          f"{expected} (⌈√(H²+W²)⌉); {fix}")
     try:
-        operator = ops.ParallelBeamCT((height, width), degrees, noise=_noise(noise))
+        operator = ops.ParallelBeamCT((height, width), degrees, noise=_noise_or_auto(noise))
     except ValueError as error:
         raise _operator_error(error, path) from None
     details = {"angles_deg": [round(float(a), 6) for a in degrees], "detectors": detectors, "size": [height, width],
                "sigma_y": noise, "units": "sinogram: image values x pixel lengths"}
-    return Problem("ct", "ct", operator, y, (1, 1, height, width), details=details, notes=notes)
+    return _finished(Problem("ct", "ct", operator, y, (1, 1, height, width), details=details, notes=notes), noise)
+
+
+def _finished(problem: Problem, noise) -> Problem:
+    return with_estimated_noise(problem) if noise == AUTO else problem
 
 
 def _size_for_detectors(detectors: int) -> int | None:

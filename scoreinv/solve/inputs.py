@@ -17,7 +17,8 @@ RANGE_SLACK = 0.5  # [0, 1] units beyond the noise's 6 σ_y that a measurement o
 @dataclass(frozen=True)
 class Measured:
     """A checked problem: the measurement and operator on the device, the image shape (B, C, H, W), σ_y ([0, 1]
-    units), the operator's family and its row of the settings table."""
+    units) and where it came from ("given", "operator": its noise model's, "estimated": from y, by
+    ``sigma_y_estimator``), the operator's family and its row of the settings table."""
 
     y: torch.Tensor
     operator: object
@@ -25,9 +26,11 @@ class Measured:
     sigma_y: float
     family: str
     row: str
+    sigma_y_source: str = "given"
+    sigma_y_estimator: str | None = None
 
 
-def measured(y, operator, *, device: torch.device, sigma_y: float | None) -> Measured:
+def measured(y, operator, *, device: torch.device, sigma_y: float | str | None) -> Measured:
     """Check and place a measurement; one-line InputError or TypeError on anything :func:`reconstruct` cannot use.
 
     Args:
@@ -35,7 +38,8 @@ def measured(y, operator, *, device: torch.device, sigma_y: float | None) -> Mea
         operator: an ``operators.LinearOperator``, a DeepInverse ``LinearPhysics``, or any object with ``A``,
             ``A_adjoint``, ``A_dagger``, ``prox_l2``, ``norm(shape)`` and ``to(device)``.
         device: where to solve.
-        sigma_y: the noise level ([0, 1] units, ≥ 0), or None for ``operator.noise.sigma``.
+        sigma_y: the noise level ([0, 1] units, ≥ 0), None for ``operator.noise.sigma``, or "auto" to estimate it
+            from y (:func:`scoreinv.problems.noise_level.estimate_noise`).
     """
     operator = _as_operator(operator)
     if not isinstance(y, torch.Tensor):
@@ -56,14 +60,28 @@ def measured(y, operator, *, device: torch.device, sigma_y: float | None) -> Mea
     except (ValueError, RuntimeError) as error:
         raise InputError(f"measurement of shape {tuple(y.shape)} does not fit the operator: "
                          f"{first_line(error)}") from None
-    noise = getattr(getattr(operator, "noise", None), "sigma", 0.0) if sigma_y is None else sigma_y
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not math.isfinite(noise) or noise < 0:
-        raise InputError(f"sigma_y must be a finite number >= 0, got {noise!r}")
+    noise, source, estimator = _noise_level(y, operator, sigma_y)
     family = getattr(operator, "family", "other")
     if family in IMAGE_FAMILIES:
-        _check_range(y, float(noise), family)
-    return Measured(y=y, operator=operator, x_shape=x_shape, sigma_y=float(noise), family=family,
-                    row=row_of(operator))
+        _check_range(y, noise, family)
+    return Measured(y=y, operator=operator, x_shape=x_shape, sigma_y=noise, family=family, row=row_of(operator),
+                    sigma_y_source=source, sigma_y_estimator=estimator)
+
+
+def _noise_level(y: torch.Tensor, operator, sigma_y) -> tuple[float, str, str | None]:
+    """(σ_y, its source, how it was estimated): the number given, the operator's, or "auto"'s estimate from y."""
+    if isinstance(sigma_y, str):
+        if sigma_y != "auto":
+            raise InputError(f"sigma_y must be a finite number >= 0 or 'auto', got {sigma_y!r}")
+        from scoreinv.problems.noise_level import estimate_noise
+
+        estimate = estimate_noise(y, operator)
+        return estimate.sigma, "estimated", estimate.method
+    source = "operator" if sigma_y is None else "given"
+    noise = getattr(getattr(operator, "noise", None), "sigma", 0.0) if sigma_y is None else sigma_y
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not math.isfinite(noise) or noise < 0:
+        raise InputError(f"sigma_y must be a finite number >= 0 or 'auto', got {noise!r}")
+    return float(noise), source, None
 
 
 def _check_range(y: torch.Tensor, sigma_y: float, family: str) -> None:
