@@ -14,7 +14,7 @@ from scoreinv.errors import InputError
 
 REPORTED_SETS = ("set12", "cbsd68", "ct-test")
 KNOBS = {"steps": int, "sigma_start": float, "sigma_end": float, "eta": float, "prior_weight": float,
-         "cg_effort": float, "method": str, "warm_start": str}
+         "cg_effort": float, "method": str, "warm_start": str, "target": str}
 OWN_LABEL = {None: "the row's own", "peer": "DeepInverse's defaults"}
 
 
