@@ -182,7 +182,16 @@ def test_what_cannot_be_estimated_is_one_line():
         assert "\n" not in str(raised.value)
 
 
-# On validation images (BSD68, CT training slices)
+# The table command, and validation images (BSD68, CT training slices)
+
+def test_the_table_has_a_row_per_level_with_estimate_and_truth():
+    from scoreinv.bench.noise_level import measurements, rows_for, table
+
+    rows = rows_for("deblur-gauss", "smooth", measurements("deblur-gauss", [smooth(96, 96)[0]]), (0.0, 0.02))
+    lines = [line for line in table(rows).splitlines() if line.startswith("| deblur-gauss | smooth (1) |")]
+    assert [line.split("|")[3].strip() for line in lines] == ["0", "0.02"]
+    assert lines[0].split("|")[5].strip() == "—" and abs(float(lines[1].split("|")[5]) - 1) <= TOLERANCE
+
 
 @needs_shared
 @pytest.mark.parametrize("task", ["inpaint-box", "deblur-gauss"])
