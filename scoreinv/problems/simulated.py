@@ -7,7 +7,8 @@ import torch
 
 import operators as ops
 from scoreinv.errors import InputError, first_line
-from scoreinv.problems.measured import DEFAULT_TASK, FAMILIES, Problem, _checked, _noise, _operator_error
+from scoreinv.problems.measured import (AUTO, DEFAULT_TASK, FAMILIES, Problem, _checked, _noise, _operator_error,
+                                        with_estimated_noise)
 from scoreinv.problems.pictures import read_ct_picture, read_picture
 from scoreinv.problems.specs import parse_angles, parse_box, parse_kernel, read_mask
 from scoreinv.problems.tasks import TASKS, Task, simulate
@@ -28,7 +29,8 @@ def simulated(task: str, spec: str, *, mask: str | None = None, box: str | None 
         kernel: deblur kernel (:func:`parse_kernel`).
         scale: sr factor ≥ 2 (the picture is cropped to a multiple of it).
         angles: ct views (:func:`parse_angles`); size: ct image (H, W) the picture is resized to.
-        noise: σ_y replacing the task's ([0, 1] units; sinogram units for ct).
+        noise: σ_y replacing the task's ([0, 1] units; sinogram units for ct), or "auto": simulate with the task's
+            σ_y, then estimate it blind from y (details: ``sigma_y`` the estimate, ``sigma_y_simulated`` the truth).
         channels: 1 or 3 to convert the picture (ct is always grey), None to keep its own.
         seed: seeds the random mask and the noise draw.
     """
@@ -44,7 +46,7 @@ def simulated(task: str, spec: str, *, mask: str | None = None, box: str | None 
         image = read_picture(spec, channels=channels)
     build, details, divisor = _simulated_operator(base, image.shape, mask=mask, box=box, missing=missing,
                                                   kernel=kernel, scale=scale, angles=angles, spec=spec)
-    sigma_y = base.sigma_y if noise is None else float(noise)
+    sigma_y = base.sigma_y if noise in (None, AUTO) else float(noise)
     _noise(sigma_y)
     task_spec = dataclasses.replace(base, sigma_y=sigma_y, divisor=divisor,
                                     build=lambda shape, index, g: _with_noise(build(shape, index, g), sigma_y))
@@ -65,7 +67,8 @@ def simulated(task: str, spec: str, *, mask: str | None = None, box: str | None 
         details.update(size=list(truth.shape[-2:]), detectors=operator.detectors,
                        angles_deg=[round(float(a), 6) for a in operator.angles_deg])
     name = base.name if not details.pop("custom", False) else family
-    return Problem(name, family, operator, y, tuple(truth.shape), truth=truth, details=details, notes=notes)
+    problem = Problem(name, family, operator, y, tuple(truth.shape), truth=truth, details=details, notes=notes)
+    return with_estimated_noise(problem) if noise == AUTO else problem
 
 
 def _with_noise(operator: ops.LinearOperator, sigma_y: float) -> ops.LinearOperator:

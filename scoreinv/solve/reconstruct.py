@@ -62,7 +62,7 @@ class Reconstruction:
 
 
 def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = None, steps: int | None = None,
-                n_samples: int = 1, target: str = "estimate", seed: int = 0, device=None, sigma_y: float | None = None,
+                n_samples: int = 1, target: str = "estimate", seed: int = 0, device=None, sigma_y: float | str | None = None,
                 sigma_start: float | None = None, sigma_end: float | None = None, eta: float | None = None,
                 warm_start: str | None = None, prior_weight: float | None = None, cg_effort: float | None = None,
                 self_ensemble: bool | None = None, memory_budget: float | None = DEFAULT_MEMORY_BUDGET,
@@ -84,7 +84,8 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
             with data consistency from noise; realistic texture, a spread calibrated where the prior's card says so).
         seed: seeds the generator that is the only source of randomness.
         device: "cpu", "cuda", or None (CUDA if available).
-        sigma_y: measurement noise ([0, 1] units); default ``operator.noise.sigma``.
+        sigma_y: measurement noise ([0, 1] units; sinogram units for CT); default ``operator.noise.sigma``; "auto"
+            estimates it from y (:func:`scoreinv.problems.noise_level.estimate_noise`, docs/noise.md).
         sigma_start: first noise level (default: the task table's, or the prior's σ_max without warm start).
         sigma_end: last noise level (default: the task table's).
         eta: fresh-noise share of the ancestral and plug-and-play methods in [0, 1] (default: the task table's;
@@ -150,7 +151,8 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
     # Record
     samples = torch.stack(samples)
     record = {**asdict(settings), "n_levels": len(sigmas), "sigma_start": sigmas[0], "sigma_end": sigmas[-1],
-              "sigma_y": problem.sigma_y, "n_samples": n_samples, "seed": seed, "device": str(device),
+              "sigma_y": problem.sigma_y, "sigma_y_source": problem.sigma_y_source,
+              "sigma_y_estimator": problem.sigma_y_estimator, "n_samples": n_samples, "seed": seed, "device": str(device),
               "self_ensemble": self_ensemble, "tiling": tiling, **describe(denoiser), "task_family": problem.family,
               "defaults_row": problem.row, "target": target, "nfe_per_sample": counted.calls // n_samples, "convention": CONVENTION}
     calibration, why = calibration_for(getattr(denoiser, "card", None), target=target, row=problem.row,
