@@ -53,13 +53,14 @@ def coverage_command(task_names, data, limit, samples, target, prior, seed, crop
                    crop=crop)
     if fit:
         refuse_reported(data)
-        fits = [(name, *fit_calibration(name, **options)) for name in names]
-        table = calibration_table(fits)
-    else:
-        table = markdown_table([measure_coverage(name, **options) for name in names])
+    rows = []
+    for name in names:  # each task's line printed (and its fit stored) as soon as it is done
+        rows.append((name, *fit_calibration(name, **options)) if fit else measure_coverage(name, **options))
+        click.echo((calibration_table if fit else markdown_table)(rows).splitlines()[-1])
+        if fit and write_card:
+            click.echo(f"wrote the calibration into {store_calibrations(rows[-1:], target=target, prior=prior)}")
+    table = (calibration_table if fit else markdown_table)(rows)
     click.echo(table, nl=False)
-    if fit and write_card:
-        click.echo(f"wrote the calibrations into {store_calibrations(fits, target=target, prior=prior)}")
     if markdown:
         command = shlex.join(["scoreinv", "bench", "coverage", "--tasks", task_names, "--data", data, "--limit",
                               str(limit), "--samples", str(samples), "--target", target, "--seed", str(seed)]

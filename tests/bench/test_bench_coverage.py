@@ -61,7 +61,7 @@ def test_a_fit_written_into_the_card_is_applied_and_reported(cli, tiny_priors, t
     card = prior.with_suffix(".json")
     common = ["--tasks", "sr4", "--data", folder, "--limit", "2", "--samples", "3", "--prior", prior, "--device", "cpu"]
     fitted = ok(cli("bench", "coverage", "--fit", "--write-card", *common))
-    assert "| sr4 | sr |" in fitted.stdout and "wrote the calibrations into" in fitted.stdout
+    assert "| sr4 | sr |" in fitted.stdout and "wrote the calibration into" in fitted.stdout
     entry = json.loads(card.read_text())["calibration"]["sample"]["sr"]
     assert entry["quantiles"] == sorted(entry["quantiles"]) and entry["samples"] == 3
     assert "Interval calibration" in prior.with_suffix(".md").read_text()
