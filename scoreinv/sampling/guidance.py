@@ -45,26 +45,6 @@ class _Measured(Guidance):
         return self._norm
 
 
-class LikelihoodScore(_Measured):
-    """Noise-annealed likelihood score (Jalal et al. 2021; Song et al. 2021, conditional sampling).
-
-    Adds ∇ log p(y | x_σ) ≈ Aᵀ(y − A x) / (σ_y² + ‖A‖² σ²) to the prior score: y − A x_σ carries the
-    measurement noise σ_y and the iterate's noise σ seen through A, whose variance is at most ‖A‖² σ².
-    In x̂₀ form: x̂₀ = D(x, σ) + σ² Aᵀ(y − A x) / (σ_y² + ‖A‖² σ²).
-
-    Args:
-        operator: a linear operator with ``A``, ``A_adjoint``, ``norm``.
-        y: measurement (B, ...), shaped like ``operator.A(x)``.
-        sigma_y: measurement noise standard deviation ([0, 1] image units).
-        x_shape: shape of the image (B, C, H, W), for ‖A‖.
-    """
-
-    def denoised(self, denoiser, x, sigma):
-        residual = self.y - self.operator.A(x)
-        weight = sigma ** 2 / (self.sigma_y ** 2 + self.norm ** 2 * sigma ** 2)
-        return denoiser(x, sigma) + weight * self.operator.A_adjoint(residual)
-
-
 class _DataStep(_Measured):
     """The data-consistency step shared by :class:`DataConsistency` and :class:`PlugAndPlay`:
     x̂₀ = argmin_z ‖y − A z‖² / σ_y² + ‖z − D(x, σ)‖² / r²(σ), with r² from the subclass."""
@@ -96,6 +76,32 @@ class _DataStep(_Measured):
             return self.operator.prox_l2(z, y, gamma)
         budget = math.ceil(self.cg_effort * math.sqrt(1 + self.norm ** 2 * gamma))
         return self.operator.prox_l2(z, y, gamma, max_iter=budget)
+
+
+class LikelihoodScore(_DataStep):
+    """Noise-annealed likelihood score (Jalal et al. 2021; Song et al. 2022), its covariance taken per component.
+
+    Adds ∇ log p(y | x_σ) to the prior score, with y − A x_σ ~ N(0, σ_y² I + σ² A Aᵀ): the measurement noise plus
+    the iterate's noise σ seen through A (exact under a flat prior, and an upper bound on the covariance under any
+    prior, so the data are never over-trusted): ∇ = Aᵀ(σ_y² I + σ² A Aᵀ)⁻¹(y − A x). In x̂₀ form,
+    x̂₀ = D(x, σ) + prox(x) − x with the operator's ``prox_l2(x, y, σ² / σ_y²)``, or with x + A⁺(y − A x) when
+    σ_y = 0. Each component of gain g gets the weight g² / (σ_y² + g² σ²) ≤ 1 / σ², so Langevin steps of size
+    below σ² stay stable; a single weight 1 / (σ_y² + ‖A‖² σ²) would leave weak components of a blur unguided.
+
+    Args:
+        operator: a linear operator with ``A``, ``A_dagger``, ``prox_l2``.
+        y: measurement (B, ...), shaped like ``operator.A(x)``.
+        sigma_y: measurement noise standard deviation ([0, 1] image units).
+        x_shape: shape of the image (B, C, H, W).
+        cg_effort: conjugate-gradient budget of the data step, as in :class:`DataConsistency`.
+    """
+
+    def posterior_variance(self, sigma: float) -> float:
+        """σ²: the variance of x₀ given x_σ under a flat prior."""
+        return sigma ** 2
+
+    def denoised(self, denoiser, x, sigma):
+        return denoiser(x, sigma) + self.consistent(x, sigma) - x
 
 
 class DataConsistency(_DataStep):
@@ -186,26 +192,33 @@ class DPS(Guidance):
         return (estimate.detach() - step.reshape(-1, *[1] * (x.ndim - 1)) * grad).detach()
 
 
-class Mixing(_Measured):
+class Mixing(_DataStep):
     """λ-mixing of measured and current data (Song, Shen, Xing & Ermon 2022, sparse-view CT and MRI).
 
-    Before each prior step the noisy iterate is moved toward the measurement noised to its level,
-    ŷ_σ = y + σ A z: x ← x + λ A⁺(ŷ_σ − A x). The weight follows the two noise variances,
-    λ(σ) = ‖A‖² σ² / (‖A‖² σ² + σ_y²) (λ = 1, a full replacement, when σ_y = 0).
+    Before each prior step the noisy iterate's measured components are mixed with the measurement noised to its
+    level, ŷ_σ = y + σ A z, each component of gain g with the weight λ = g² σ² / (g² σ² + σ_y²) of the two noise
+    variances: x ← x + σ² Aᵀ(σ² A Aᵀ + σ_y² I)⁻¹(ŷ_σ − A x), the operator's ``prox_l2(x, ŷ_σ, σ² / σ_y²)``. With
+    σ_y = 0 this is the paper's full replacement (λ = 1), x ← x + A⁺(ŷ_σ − A x); with σ_y > 0 it adds at most
+    σ / 2 of measurement noise to any component, where one λ through A⁺ would divide it by the smallest gain.
 
     Args:
-        operator: a linear operator with ``A``, ``A_dagger``, ``norm``.
+        operator: a linear operator with ``A``, ``A_dagger``, ``prox_l2``.
         y: measurement, shaped like ``operator.A(x)``.
         sigma_y: measurement noise ([0, 1] units).
-        x_shape: shape of the image (B, C, H, W), for ‖A‖.
+        x_shape: shape of the image (B, C, H, W).
+        cg_effort: conjugate-gradient budget of the mixing step, as in :class:`DataConsistency`.
     """
 
     def noisy(self, x, sigma, generator):
-        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        device = generator.device if generator is not None else x.device
+        noise = torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
         target = self.y + sigma * self.operator.A(noise)
-        weight = self.norm ** 2 * sigma ** 2 / (self.norm ** 2 * sigma ** 2 + self.sigma_y ** 2)
-        return x + weight * self.operator.A_dagger(target - self.operator.A(x))
+        if self.sigma_y == 0:
+            return x + self.operator.A_dagger(target - self.operator.A(x))
+        return self.prox(x, target, sigma ** 2 / self.sigma_y ** 2)
 
+    def denoised(self, denoiser, x, sigma):
+        return denoiser(x, sigma)
 
 
 class LikelihoodDraw(_DataStep):

@@ -10,8 +10,13 @@ from scoreinv.sampling.steps import UNGUIDED, guided_score, langevin_step, level
 
 def annealed_langevin(denoiser, x, sigmas, *, guidance=UNGUIDED, generator=None, steps_per_level: int = 5,
                       eps: float | None = None):
-    """NCSN sampling: T Langevin steps x ← x + αᵢ s + √(2αᵢ) z per level with αᵢ = ε σᵢ² / σ_L² (NCSNv2's
-    form), then a final denoising step.
+    """NCSN sampling: from the second level on, T Langevin steps x ← x + αᵢ s + √(2αᵢ) z per level, then a final
+    denoising step.
+
+    The start is already at the first level's noise, so Langevin runs from the second. Each level's step is
+    NCSNv2's technique 4 for that level's own ratio γᵢ = σᵢ₋₁ / σᵢ, αᵢ = tᵢ σᵢ² (so any schedule, geometric or
+    not, gets the step that brings the variance from γᵢ² σᵢ² closest to σᵢ² in T steps); with ``eps`` every level
+    uses NCSNv2's single form αᵢ = ε σᵢ² / σ_L².
 
     Args:
         denoiser: D(x, σ).
@@ -19,22 +24,27 @@ def annealed_langevin(denoiser, x, sigmas, *, guidance=UNGUIDED, generator=None,
         sigmas: decreasing noise levels σ_1 > … > σ_L ([0, 1] units).
         guidance: measurement guidance (default: none).
         generator: source of all randomness.
-        steps_per_level: T.
-        eps: ε; default from :func:`ncsnv2_step_size` for these levels and T.
+        steps_per_level: T ≥ 1.
+        eps: ε ([0, 1] units squared); default None: each level's step from :func:`ncsnv2_step_size`.
     Returns:
-        The guided denoised estimate at σ_L (NCSNv2's final denoising), (B, C, H, W). NFE = L T + 1.
+        The guided denoised estimate at σ_L (NCSNv2's final denoising), (B, C, H, W). NFE = (L − 1) T + 1.
     """
     sigmas = levels(sigmas)
     last = sigmas[-1]
-    if eps is None:
-        gamma = sigmas[0] / sigmas[1] if len(sigmas) > 1 else 1.0
-        eps = ncsnv2_step_size(steps_per_level, gamma=gamma, sigma_last=last)
-    for sigma in sigmas:
-        alpha = eps * sigma ** 2 / last ** 2
+    for previous, sigma in zip(sigmas, sigmas[1:]):
+        # Step size of this level
+        if eps is None:
+            alpha = ncsnv2_step_size(steps_per_level, gamma=previous / sigma, sigma_last=sigma)
+        else:
+            alpha = eps * sigma ** 2 / last ** 2
+
+        # Langevin steps at this level
         for _ in range(steps_per_level):
             x = guidance.noisy(x, sigma, generator)
             _, score = guided_score(denoiser, guidance, x, sigma)
             x = langevin_step(x, score, alpha, generator)
+
+    # Final denoising
     x = guidance.noisy(x, last, generator)
     return guidance.denoised(denoiser, x, last)
 

@@ -61,7 +61,8 @@ class Method:
 
 
 def _likelihood(m: Measurement):
-    return guidance.LikelihoodScore(m.operator, m.y, sigma_y=m.sigma_y, x_shape=m.x_shape)
+    return guidance.LikelihoodScore(m.operator, m.y, sigma_y=m.sigma_y, x_shape=m.x_shape,
+                                    cg_effort=m.settings.cg_effort)
 
 
 def _data_consistency(m: Measurement):
@@ -79,7 +80,7 @@ def _dps(m: Measurement):
 
 
 def _mixing(m: Measurement):
-    return guidance.Mixing(m.operator, m.y, sigma_y=m.sigma_y, x_shape=m.x_shape)
+    return guidance.Mixing(m.operator, m.y, sigma_y=m.sigma_y, x_shape=m.x_shape, cg_effort=m.settings.cg_effort)
 
 
 def _likelihood_draw(m: Measurement):
@@ -103,11 +104,11 @@ def _two_a_level(levels: int) -> int:
 
 
 def _guided_langevin(levels: int) -> int:
-    return LANGEVIN_STEPS_PER_LEVEL * levels + 1
+    return LANGEVIN_STEPS_PER_LEVEL * (levels - 1) + 1
 
 
 def _prior_langevin(levels: int) -> int:
-    return PRIOR_LANGEVIN_STEPS_PER_LEVEL * levels + 1
+    return PRIOR_LANGEVIN_STEPS_PER_LEVEL * (levels - 1) + 1
 
 
 METHODS = {method.name: method for method in [

@@ -1,4 +1,4 @@
-"""Predictor-corrector sampling (Song et al. 2021, score SDE): reverse-diffusion predictor + Langevin corrector."""
+"""Predictor-corrector sampling (Song et al. 2021, score SDE): a reverse-process predictor + Langevin corrector."""
 from __future__ import annotations
 
 import math
@@ -7,14 +7,19 @@ import torch
 
 from scoreinv.sampling.steps import UNGUIDED, gaussian_like, guided_score, langevin_step, levels
 
+PREDICTORS = ("ancestral", "reverse-diffusion")
+
 
 def predictor_corrector(denoiser, x: torch.Tensor, sigmas, *, guidance=UNGUIDED, generator=None,
-                        snr: float = 0.16, corrector_steps: int = 1) -> torch.Tensor:
-    """PC sampler for the VE SDE (Song et al. 2021, Algorithms 2 and 4).
+                        snr: float = 0.16, corrector_steps: int = 1, predictor: str = "ancestral") -> torch.Tensor:
+    """PC sampler for the VE SDE (Song et al. 2021, Algorithms 2 and 4; the ancestral predictor of its eq. 47).
 
-    Predictor: x ← x + (σᵢ² − σᵢ₊₁²) s(x, σᵢ) + √(σᵢ² − σᵢ₊₁²) z. Corrector at σᵢ₊₁: Langevin steps with the
-    signal-to-noise rule α = 2 (r ‖z‖ / ‖s‖)² per sample, x ← x + α s + √(2α) z. The guided
-    score is (x̂₀ − x) / σ² from the guidance. NFE = (len(sigmas) − 1)(1 + corrector_steps) + 1.
+    Predictor from σᵢ to σᵢ₊₁: x ← x + (σᵢ² − σᵢ₊₁²) s(x, σᵢ) + √v z. The ancestral predictor's
+    v = σᵢ₊₁² (σᵢ² − σᵢ₊₁²) / σᵢ² leaves noise of exactly σᵢ₊₁ where the prior is sharp, at any spacing of the
+    levels; reverse diffusion's v = σᵢ² − σᵢ₊₁² (Euler–Maruyama) leaves noise near σᵢ when σᵢ₊₁ ≪ σᵢ, so it needs
+    hundreds of levels. Corrector at σᵢ₊₁: Langevin steps with the signal-to-noise rule α = 2 (r ‖z‖ / ‖s‖)² per
+    sample, x ← x + α s + √(2α) z. The guided score is (x̂₀ − x) / σ² from the guidance.
+    NFE = (len(sigmas) − 1)(1 + corrector_steps) + 1.
 
     Args:
         denoiser: D(x, σ).
@@ -22,11 +27,14 @@ def predictor_corrector(denoiser, x: torch.Tensor, sigmas, *, guidance=UNGUIDED,
         sigmas: decreasing noise levels ([0, 1] units).
         guidance: measurement guidance (default: none).
         generator: source of all randomness.
-        snr: the corrector's signal-to-noise ratio r.
-        corrector_steps: Langevin steps per level.
+        snr: the corrector's signal-to-noise ratio r > 0 (Song et al. 2021: 0.16).
+        corrector_steps: Langevin steps per level (≥ 0).
+        predictor: "ancestral" (default) or "reverse-diffusion".
     Returns:
         The guided denoised estimate at sigmas[-1], (B, C, H, W).
     """
+    if predictor not in PREDICTORS:
+        raise ValueError(f"predictor must be one of {', '.join(PREDICTORS)}, got {predictor!r}")
     sigmas = levels(sigmas)
     for i, sigma in enumerate(sigmas):
         # Corrector: Langevin at this level
@@ -36,13 +44,14 @@ def predictor_corrector(denoiser, x: torch.Tensor, sigmas, *, guidance=UNGUIDED,
             alpha = snr_step(score, snr)
             x = langevin_step(x, score, alpha, generator)
 
-        # Predictor: reverse diffusion to the next level, or the final denoising
+        # Predictor: a reverse-process step to the next level, or the final denoising
         x = guidance.noisy(x, sigma, generator)
         estimate, score = guided_score(denoiser, guidance, x, sigma)
         if i == len(sigmas) - 1:
             return estimate
         drop = sigma ** 2 - sigmas[i + 1] ** 2
-        x = x + drop * score + math.sqrt(drop) * gaussian_like(x, generator)
+        variance = drop * sigmas[i + 1] ** 2 / sigma ** 2 if predictor == "ancestral" else drop
+        x = x + drop * score + math.sqrt(variance) * gaussian_like(x, generator)
     raise AssertionError("unreachable")
 
 
