@@ -74,6 +74,9 @@ SIMULATE_ONLY = ("box", "missing")
 @click.option("--self-ensemble/--no-self-ensemble", default=None,
               help="Cycle the prior through flips and 90° rotations, one a step (no extra cost) [default: on for "
                    "priors trained with them, as every shipped one is].")
+@click.option("--memory-budget", "memory_budget_mb", type=FiniteFloat(0), default=4096, show_default=True,
+              help="MB a reconstruction may grow by: larger images are denoised on overlapping tiles blended "
+                   "smoothly (the data step stays global); 0: no limit (one network call on the whole image).")
 @click.option("--samples", type=click.IntRange(1), default=None,
               help=f"Posterior samples; the output is their mean, the std map their spread [default: 1, or "
                    f"{STD_SAMPLES} with --std-map or --figure].")
@@ -103,7 +106,7 @@ SIMULATE_ONLY = ("box", "missing")
                    "RANK/WORLD_SIZE when set, else all].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def solve_command(inputs, task, simulate, output, mask, box, missing, kernel, scale, angles, size, noise, prior,
-                  target, method, steps, eta, prior_weight, cg_effort, self_ensemble, samples, seed, device, channels,
+                  target, method, steps, eta, prior_weight, cg_effort, self_ensemble, memory_budget_mb, samples, seed, device, channels,
                   bits, std_path, figure_path, json_path, summary_path, shard, quiet):
     """Restore INPUT (a measurement, or with --simulate a clean image) with a score-based prior.
 
@@ -151,7 +154,8 @@ def solve_command(inputs, task, simulate, output, mask, box, missing, kernel, sc
     job = Job(task=task, family=family, simulate=simulate, operator=options, noise=noise, prior=prior, target=target,
               method=method, steps=steps, eta=eta, prior_weight=prior_weight, cg_effort=cg_effort,
               self_ensemble=self_ensemble, n_samples=n_samples, seed=seed, device=device, channels=channels,
-              bits=bits, quiet=quiet)
+              bits=bits, quiet=quiet,
+              memory_budget=None if not memory_budget_mb else max(memory_budget_mb, 1) * 2 ** 20)
     if not batch:
         if summary_path:
             raise InputError("--summary applies to several INPUTs (a folder or several files)")

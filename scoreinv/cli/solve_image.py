@@ -31,6 +31,7 @@ class Job:
         bits: "8" or "16" a sample for the restored image and std map, "auto" for the input file's depth, or None
             (not given: 8, with a note when the input has more).
         quiet: no progress bar.
+        memory_budget: bytes a reconstruction may grow by before the prior runs on tiles (None: no limit).
         The others go to :func:`scoreinv.reconstruct` as they are.
     """
 
@@ -53,6 +54,7 @@ class Job:
     channels: int | None
     bits: str | None
     quiet: bool
+    memory_budget: float | None = None
 
 
 def run_single(job: Job, spec: str, *, output, std_path, figure_path, json_path) -> None:
@@ -108,7 +110,7 @@ def solve_one(job: Job, spec: str, outputs, paths: dict, *, bits: int, priors: d
     result = reconstruct(problem.y, problem.operator, prior=denoiser, method=job.method, steps=job.steps,
                          n_samples=job.n_samples, target=job.target, seed=job.seed, device=job.device, eta=job.eta,
                          prior_weight=job.prior_weight, cg_effort=job.cg_effort, self_ensemble=job.self_ensemble,
-                         progress=progress)
+                         memory_budget=job.memory_budget, progress=progress)
     restored = result.mean[0].cpu()
     if not bool(restored.isfinite().all()):
         raise InputError(f"the reconstruction holds NaN or infinite values (method {result.settings['method']} "

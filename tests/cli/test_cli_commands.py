@@ -93,6 +93,21 @@ def test_solve_eta_and_prior_weight_reach_the_sampler(cli, tiny_prior, write_pic
         assert result.exit_code != 0 and bad[0] in result.output
 
 
+def test_solve_memory_budget_reaches_reconstruct(cli, tiny_prior, write_picture, tmp_path):
+    """A budget too small for one call on the picture tiles it (recorded); 0 never tiles; negative is refused."""
+    picture = write_picture("wide.png", 96, 144)
+    ok(cli("solve", "--task", "deblur-gauss", "--simulate", picture, "--prior", tiny_prior, "-o", "tiled.png",
+           "--memory-budget", "1", *FAST))
+    tiling = sidecar(tmp_path / "tiled.json")["settings"]["tiling"]
+    assert tiling["tiled"] and tiling["tiles"] > 1
+    ok(cli("solve", "--task", "deblur-gauss", "--simulate", picture, "--prior", tiny_prior, "-o", "whole.png",
+           "--memory-budget", "0", *FAST))
+    assert not sidecar(tmp_path / "whole.json")["settings"]["tiling"]["tiled"]
+    result = cli("solve", "--task", "deblur-gauss", "--simulate", picture, "--prior", tiny_prior,
+                 "--memory-budget", "-1", *FAST)
+    assert result.exit_code != 0 and "--memory-budget" in result.output
+
+
 def test_solve_cg_effort_reaches_the_data_step(cli, tiny_priors, write_picture, tmp_path):
     picture = write_picture("clean.png", 24, 24)
     ct = ("solve", "--task", "ct", "--simulate", picture, "--angles", "0:90:10", "--prior", tiny_priors["ct"])
