@@ -61,11 +61,42 @@ def _row(peer: str, task: str, knobs: dict, steps: int, grid: str) -> TunedRow:
                     command=f"scoreinv bench tune --peer {peer} --task {task} {grid} --data bsd68 --limit 2 --crop 128")
 
 
+DDRM_GRID = "--grid eta=0.5,0.85,1 --grid eta_b=0.4,0.7,1"
 # (peer, task) → its tuned row; a task without one borrows its family's first row (see :func:`tuned_row`); the
 # sweeps are in docs/tuning.md ("Peers")
 TUNED = {
     ("diffpir", "inpaint-random"): _row("diffpir", "inpaint-random", {"lambda": 30.0, "zeta": 1.0}, 100,
                                         "--grid lambda=1,7,30 --grid zeta=0.1,0.3,1"),
+    ("diffpir", "deblur-gauss"): _row("diffpir", "deblur-gauss", {"lambda": 1.0, "zeta": 1.0}, 100,
+                                      "--grid lambda=0.5,1,2 --grid zeta=0.8,1"),
+    ("diffpir", "sr4"): _row("diffpir", "sr4", {"lambda": 1.0, "zeta": 1.0}, 100,
+                             "--grid lambda=0.3,1,3,7,30 --grid zeta=0.1,0.3,0.6,1"),
+    ("ddrm", "inpaint-random"): _row("ddrm", "inpaint-random", {"eta": 1.0, "eta_b": 1.0}, 100, DDRM_GRID),
+    ("ddrm", "deblur-gauss"): _row("ddrm", "deblur-gauss", {"eta": 0.85, "eta_b": 0.7}, 100, DDRM_GRID),
+    ("ddrm", "sr4"): _row("ddrm", "sr4", {"eta": 0.85, "eta_b": 1.0}, 100, DDRM_GRID),
+    ("dpir", "inpaint-random"): _row("dpir", "inpaint-random", {"sigma_start": 0.5, "sigma_end": 0.01,
+                                                                "prior_weight": 0.03}, 24,
+                                     "--grid sigma_start=0.5 --grid steps=24 --grid prior_weight=0.03,0.1 "
+                                     "--grid sigma_end=0.002,0.005,0.01"),
+    ("dpir", "deblur-gauss"): _row("dpir", "deblur-gauss", {"sigma_start": 0.192, "sigma_end": 0.005,
+                                                            "prior_weight": 0.05}, 8,
+                                   "--grid sigma_start=0.192 --grid steps=8 --grid prior_weight=0.02,0.05,0.1 "
+                                   "--grid sigma_end=0.005,0.01,0.02"),
+    ("dpir", "sr4"): _row("dpir", "sr4", {"sigma_start": 0.192, "sigma_end": 0.005, "prior_weight": 0.1}, 24,
+                          "--grid sigma_start=0.192 --grid steps=24 --grid prior_weight=0.03,0.1 "
+                          "--grid sigma_end=0.005,0.01,0.02"),
+    ("diffpir", "deblur-motion"): _row("diffpir", "deblur-motion", {"lambda": 3.0, "zeta": 1.0}, 100,
+                                       "--grid lambda=3,7,15 --grid zeta=1"),
+    ("ddrm", "deblur-motion"): _row("ddrm", "deblur-motion", {"eta": 0.5, "eta_b": 0.2}, 100,
+                                    "--grid eta=0.3,0.5 --grid eta_b=0.2,0.4"),
+    ("dpir", "deblur-motion"): _row("dpir", "deblur-motion", {}, 8,
+                                    "--grid sigma_start=0.192 --grid steps=8 --grid prior_weight=0.23,0.5,1 "
+                                    "--grid sigma_end=0.005,0.01"),
+    ("diffpir", "inpaint-box"): _row("diffpir", "inpaint-box", {"lambda": 7.0, "zeta": 1.0}, 100,
+                                     "--grid lambda=7 --grid zeta=0.3,0.6,1"),
+    ("ddrm", "inpaint-box"): _row("ddrm", "inpaint-box", {"eta": 1.0, "eta_b": 1.0}, 100, DDRM_GRID),
+    ("dpir", "inpaint-box"): _row("dpir", "inpaint-box", {"sigma_start": 5.0, "prior_weight": 0.1}, 24,
+                                  "--grid sigma_start=1,2,5 --grid steps=24 --grid prior_weight=0.1"),
 }
 
 

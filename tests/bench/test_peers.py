@@ -116,7 +116,7 @@ def test_dpir_schedule_is_geometric_with_deepinvs_step_rule():
 
 def check_row(name: str, task: str, row: TunedRow) -> None:
     """A tuned row's discipline: its set is a validation set (never reported), its command is a ``bench tune
-    --peer`` run of this peer and task on that set, its grid and knobs are the peer's."""
+    --peer`` run of this peer and task on that set, and its values are a point of that command's grid."""
     from scoreinv.cli.bench import tune_command
 
     assert row.tuned_on not in REPORTED_SETS, f"{name} on {task} was tuned on a reported set: {row.tuned_on}"
@@ -126,9 +126,12 @@ def check_row(name: str, task: str, row: TunedRow) -> None:
     params = tune_command.make_context("tune", words[3:]).params
     assert (params["peer"], params["task_name"], params["data"]) == (name, task, row.tuned_on), row.command
     refuse_reported(params["data"])
-    parse_grid(list(params["grid"]), peer=name)
-    check_knobs(name, row.knobs)
-    assert task in TASKS and row.steps >= 1
+    # the row is a point its command tried (the empty point: DeepInverse's defaults at the usual NFE)
+    steps = params["peer_steps"] or PEERS[name].usual_nfe
+    tried = [(check_knobs(name, {k: v for k, v in point.items() if k != "steps"}), point.get("steps", steps))
+             for point in parse_grid(list(params["grid"]), peer=name)]
+    assert (check_knobs(name, row.knobs), row.steps) in tried, f"{name} on {task}: not a point of {row.command}"
+    assert task in TASKS
 
 
 def test_every_tuned_row_names_a_validation_set_and_its_command():
