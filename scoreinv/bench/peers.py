@@ -142,7 +142,8 @@ DPS_WEIGHT = {family: float(family_row("dps", family)[0].knobs["weight"]) if fam
 
 
 def peers_for(task) -> tuple[list, list]:
-    """(peer names that run on ``task``, notes for those that cannot): DDRM needs an operator with an SVD."""
+    """(peer names that run on ``task``, notes): DDRM needs an operator with an SVD; a peer without a tuned row
+    for the task's family runs with DeepInverse's defaults, and a note says so."""
     operator = task.build((1, 1, 64, 64), 0, torch.Generator().manual_seed(0))
     names, notes = [], []
     for name in PEERS:
@@ -151,6 +152,9 @@ def peers_for(task) -> tuple[list, list]:
                          f"circular blurs, box downsampling)")
             continue
         names.append(name)
+        if tuned_row(name, task)[0] is None:
+            notes.append(f"deepinv-{name} on {task.name} runs with DeepInverse's defaults: no tuned row for the "
+                         f"{task.family} family")
     return names, notes
 
 

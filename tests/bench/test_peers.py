@@ -82,10 +82,16 @@ def test_a_different_forward_model_and_operators_without_an_svd_are_refused():
             svd_physics(dinv, operator, sigma_y=0.0, x_shape=shape, device="cpu")
 
 
-def test_ddrm_runs_where_an_svd_exists_only():
+def test_ddrm_runs_where_an_svd_exists_only_and_untuned_peers_are_noted():
     names = {task: peers_for(get_task(task)) for task in ("inpaint-box", "deblur-gauss", "sr4", "ct-sparse")}
-    assert all(names[task][0] == list(PEERS) and names[task][1] == [] for task in ("inpaint-box", "deblur-gauss", "sr4"))
-    assert "ddrm" not in names["ct-sparse"][0] and "singular value" in names["ct-sparse"][1][0]
+    assert all(names[task][0] == list(PEERS) for task in ("inpaint-box", "deblur-gauss", "sr4"))
+    assert "ddrm" not in names["ct-sparse"][0]
+    assert any("deepinv-ddrm not run on ct-sparse" in note and "singular value" in note for note in names["ct-sparse"][1])
+    for task, (runs, notes) in names.items():
+        untuned = [name for name in runs if tuned_row(name, get_task(task))[0] is None]
+        assert [note for note in notes if "DeepInverse's defaults" in note] == [
+            f"deepinv-{name} on {task} runs with DeepInverse's defaults: no tuned row for the "
+            f"{get_task(task).family} family" for name in untuned]
 
 
 def test_knobs_are_each_peers_own():
