@@ -195,11 +195,15 @@ class DPS(Guidance):
 class Mixing(_DataStep):
     """λ-mixing of measured and current data (Song, Shen, Xing & Ermon 2022, sparse-view CT and MRI).
 
-    Before each prior step the noisy iterate's measured components are mixed with the measurement noised to its
-    level, ŷ_σ = y + σ A z, each component of gain g with the weight λ = g² σ² / (g² σ² + σ_y²) of the two noise
-    variances: x ← x + σ² Aᵀ(σ² A Aᵀ + σ_y² I)⁻¹(ŷ_σ − A x), the operator's ``prox_l2(x, ŷ_σ, σ² / σ_y²)``. With
-    σ_y = 0 this is the paper's full replacement (λ = 1), x ← x + A⁺(ŷ_σ − A x); with σ_y > 0 it adds at most
-    σ / 2 of measurement noise to any component, where one λ through A⁺ would divide it by the smallest gain.
+    Once a noise level, the noisy iterate's measured components are mixed with the measurement noised to its level,
+    ŷ_σ = y + σ A z. With σ_y = 0 this is the paper's full replacement (λ = 1), x ← x + A⁺(ŷ_σ − A x). With
+    σ_y > 0 it is the operator's ``prox_l2(x, ŷ_σ, Δ / σ_y²)``, which gives a component of gain g the weight
+    λ = g² Δ / (g² Δ + σ_y²), where Δ = σ_prev² − σ² is the drop in variance since the previous level (σ² at the
+    first): the implicit step of the noise-annealed likelihood over that drop. The weights then sum over a run to
+    about g² σ₀² / σ_y², whatever the number of levels; a weight of the full σ² at every level would pile the
+    measurement noise of weakly measured components up with the budget (and one λ through A⁺ divides it by the
+    smallest gain). The guidance remembers the previous level: a call at the same level mixes nothing more, a call
+    at a higher one starts a new run.
 
     Args:
         operator: a linear operator with ``A``, ``A_dagger``, ``prox_l2``.
@@ -209,13 +213,23 @@ class Mixing(_DataStep):
         cg_effort: conjugate-gradient budget of the mixing step, as in :class:`DataConsistency`.
     """
 
+    previous: float | None = None
+
     def noisy(self, x, sigma, generator):
+        # The variance the level drops by (a new run: the whole σ²)
+        fresh = self.previous is None or sigma > self.previous
+        if not fresh and sigma == self.previous:
+            return x
+        drop = sigma ** 2 if fresh else self.previous ** 2 - sigma ** 2
+        self.previous = sigma
+
+        # Mix with the measurement noised to this level
         device = generator.device if generator is not None else x.device
         noise = torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
         target = self.y + sigma * self.operator.A(noise)
         if self.sigma_y == 0:
             return x + self.operator.A_dagger(target - self.operator.A(x))
-        return self.prox(x, target, sigma ** 2 / self.sigma_y ** 2)
+        return self.prox(x, target, drop / self.sigma_y ** 2)
 
     def denoised(self, denoiser, x, sigma):
         return denoiser(x, sigma)
