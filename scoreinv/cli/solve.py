@@ -62,7 +62,7 @@ SIMULATE_ONLY = ("box", "missing")
               help="Network evaluations per sample [default: the task's row in scoreinv.solve.settings, 20-40].")
 @click.option("--eta", type=FiniteFloat(0, 1), default=None,
               help="Share of fresh noise re-injected each step, 0 (a point estimate) to 1 (posterior sampling) "
-                   "[default: the task's row, e.g. 1 for wide Gaussian blur, 0.5 for motion blur, 0 otherwise].")
+                   "[default: the task's row, e.g. 1 for wide Gaussian blur, 0 otherwise].")
 @click.option("--prior-weight", type=FiniteFloat(0, low_open=True), default=None,
               help="λ, the prior's weight against the measurement in plug-and-play [default: the task's row, "
                    "0.23 (DPIR) or 0.3 for blurs that keep most frequencies].")
