@@ -130,7 +130,7 @@ def main(argv=None) -> list:
         spread, white = std_map(std)
         strips.append(side_by_side(
             [measurement_panel(family, y.cpu(), args.size), classical[0].cpu(), mean, draw, colour_map(spread[0])],
-            labels=[label, f"{name} {classical_psnr:.2f} dB, LPIPS {perceptual(classical, truth):.3f}",
+            labels=[label, f"{name} {classical_psnr:.2f} / {perceptual(classical, truth):.3f}",
                     f"estimate {ours:.2f} dB", f"a sample, LPIPS {drawn:.3f}", f"std (white = {white:.3f})"]))
         nfe = estimate.nfe + draws.nfe
         scores.append({"row": label, "baseline": name, "baseline_psnr": classical_psnr, "scoreinv_psnr": ours,
