@@ -65,6 +65,9 @@ DDRM_GRID = "--grid eta=0.5,0.85,1 --grid eta_b=0.4,0.7,1"
 # (peer, task) → its tuned row; a task without one borrows its family's first row (see :func:`tuned_row`); the
 # sweeps are in docs/tuning.md ("Peers")
 TUNED = {
+    ("dps", "inpaint-random"): _row("dps", "inpaint-random", {"weight": 1000.0}, 1000,
+                                    "--grid weight=300,1000,3000"),
+    ("dps", "deblur-gauss"): _row("dps", "deblur-gauss", {"weight": 100.0}, 1000, "--grid weight=100,300,1000"),
     ("diffpir", "inpaint-random"): _row("diffpir", "inpaint-random", {"lambda": 30.0, "zeta": 1.0}, 100,
                                         "--grid lambda=1,7,30 --grid zeta=0.1,0.3,1"),
     ("diffpir", "deblur-gauss"): _row("diffpir", "deblur-gauss", {"lambda": 1.0, "zeta": 1.0}, 100,

@@ -296,11 +296,14 @@ def test_peers_run_through_the_deepinv_interface(tiny_priors, tmp_path, monkeypa
     record = json.loads((tmp_path / "out" / "results.json").read_text())
     peers = {r["method"]: r for r in record["rows"] if r["kind"] == "peer"}
     assert sorted(peers) == ["deepinv-diffpir", "deepinv-dps"] and all(r["nfe"] == 3 for r in peers.values())
-    assert record["deepinv"] == "0-test" and record["notes"] == []
+    # the fake DeepInverse has no DDRM or HQS: those two peers are dropped, each with its one-line note
+    assert record["deepinv"] == "0-test" and len(record["notes"]) == 2
+    assert all(note.startswith(("deepinv-ddrm failed", "deepinv-dpir failed")) for note in record["notes"])
     dps_settings = record["method_settings"]["inpaint-random"]["deepinv-dps"]
     assert dps_settings["steps"] == 3
     # the tuned weight of the task's family reaches DeepInverse's DPS and is recorded
-    assert dinv.sampling.DPS.weights == [DPS_WEIGHT["inpaint"]] == [dps_settings["weight"]]
+    assert dinv.sampling.DPS.weights == [DPS_WEIGHT["inpaint"]] == [dps_settings["knobs"]["weight"]]
+    assert dps_settings["tuned_on"] == "bsd68 (inpaint-random)"
 
 
 def test_a_failing_peer_is_dropped_with_a_note(tiny_priors, tmp_path, monkeypatch):
@@ -320,7 +323,7 @@ def test_a_failing_peer_is_dropped_with_a_note(tiny_priors, tmp_path, monkeypatc
                        "--peer-steps", "2", "--out", tmp_path / "out", *FAST))
     record = json.loads((tmp_path / "out" / "results.json").read_text())
     assert [r["method"] for r in record["rows"] if r["index"] == 1] == ["bicubic", default("sr4"), "deepinv-diffpir"]
-    assert record["notes"] == ["deepinv-dps failed on sr4 (image 0) and was dropped: incompatible deepinv"]
+    assert "deepinv-dps failed on sr4 (image 0) and was dropped: incompatible deepinv" in record["notes"]
     assert "note: deepinv-dps failed" in result.stderr
 
 
@@ -370,6 +373,6 @@ def test_peers_run_with_the_real_deepinv(tiny_priors, tmp_path):
               "--peers", "--peer-steps", "3", "--out", tmp_path / "out", *FAST))
     record = json.loads((tmp_path / "out" / "results.json").read_text())
     peers = {r["method"]: r for r in record["rows"] if r["kind"] == "peer"}
-    assert sorted(peers) == ["deepinv-diffpir", "deepinv-dps"], record["notes"]
-    assert record["deepinv"] == dinv.__version__
+    assert sorted(peers) == ["deepinv-ddrm", "deepinv-diffpir", "deepinv-dpir", "deepinv-dps"], record["notes"]
+    assert record["deepinv"] == dinv.__version__ and record["notes"] == []
     assert all(1 <= r["nfe"] <= 3 and r["psnr"] is not None for r in peers.values())
