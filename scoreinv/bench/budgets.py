@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-import torch
+from scoreinv.bench.options import centre_crop
 
 METHODS = ("langevin", "pc", "mixing")
 BUDGETS = (20, 50, 100, 200, 400)
@@ -33,15 +33,6 @@ class Point:
     psnr: float
     lpips: float | None
     seconds: float
-
-
-def centre_crop(image: torch.Tensor, crop: int | None) -> torch.Tensor:
-    """The central crop × crop part of a (C, H, W) image (a side shorter than ``crop`` kept whole; None: all)."""
-    if crop is None:
-        return image
-    h, w = image.shape[-2:]
-    top, left = max(0, (h - crop) // 2), max(0, (w - crop) // 2)
-    return image[..., top:top + crop, left:left + crop]
 
 
 def study(task_name: str, *, methods=METHODS, budgets=BUDGETS, data: str = "bsd68", limit: int = 1,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from scoreinv.bench.options import centre_crop
 from scoreinv.errors import InputError
 
 Z50, Z90 = 0.6744897501960817, 1.6448536269514722  # standard normal quantiles at 0.75 and 0.95
@@ -53,15 +54,6 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
              for v in (a, b)]
     ra, rb = (r - r.mean() for r in ranks)
     return float((ra * rb).sum() / (ra.norm() * rb.norm()).clamp_min(1e-300))
-
-
-def centre_crop(image: torch.Tensor, crop: int | None) -> torch.Tensor:
-    """The central crop×crop part of a (C, H, W) image (sides shorter than ``crop`` kept whole; None: the image)."""
-    if crop is None:
-        return image
-    height, width = image.shape[-2:]
-    top, left = max(0, (height - crop) // 2), max(0, (width - crop) // 2)
-    return image[..., top:top + min(crop, height), left:left + min(crop, width)]
 
 
 def sampled_images(task_name: str, *, data: str, limit: int, n_samples: int, target: str, seed: int, device=None,

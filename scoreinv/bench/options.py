@@ -4,13 +4,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from scoreinv.errors import InputError
 from scoreinv.io.datasets import TEST_SETS, load_images
 from scoreinv.io.images import list_images
 from scoreinv.io.shards import parse_shard, shard_from_env, shard_indices
 from scoreinv.problems.tasks import TASKS, get_task
 
-__all__ = ["BenchOptions", "check_data", "data_kind", "load_data", "parse_shard", "parse_tasks", "shard_from_env",
+__all__ = ["BenchOptions", "centre_crop", "check_data", "data_kind", "load_data", "parse_shard", "parse_tasks", "shard_from_env",
            "shard_indices"]  # the shard helpers live in scoreinv.io.shards (scoreinv solve splits images with them)
 CT_TASKS = tuple(name for name, task in TASKS.items() if task.family == "ct")
 GREY_TASKS = tuple(name for name, task in TASKS.items() if task.family != "ct")
@@ -34,6 +36,9 @@ class BenchOptions:
         samples: scoreinv's posterior samples per image (their mean is scored).
         peer_steps: the peers' iterations (None: their usual NFE, DPS 1000 and DiffPIR 100).
         progress: draw a progress bar on stderr.
+        target: "estimate" (each task's settings row) or "sample" (its posterior-sample row; one draw is scored
+            when ``samples`` is 1) for scoreinv's methods.
+        crop: centre-crop every image to crop × crop pixels first (None: whole images).
     """
 
     tasks: tuple
@@ -49,12 +54,15 @@ class BenchOptions:
     samples: int = 1
     peer_steps: int | None = None
     progress: bool = True
+    target: str = "estimate"
+    crop: int | None = None
 
     def settings(self) -> dict:
         """The options as JSON-ready settings (the shard is kept apart: it differs between the parts of a run)."""
         return {"tasks": list(self.tasks), "data": self.data, "limit": self.limit, "prior": self.prior,
                 "all_methods": self.all_methods, "peers": self.peers, "seed": self.seed, "device": self.device,
-                "steps": self.steps, "samples": self.samples, "peer_steps": self.peer_steps}
+                "steps": self.steps, "samples": self.samples, "peer_steps": self.peer_steps,
+                "target": self.target, "crop": self.crop}
 
 
 def parse_tasks(text: str | None, data: str) -> tuple:
@@ -88,6 +96,18 @@ def data_kind(data: str, tasks: tuple) -> str:
     if data in TEST_SETS:
         return TEST_SETS[data].kind
     return "ct" if all(get_task(name).family == "ct" for name in tasks) else "natural"
+
+
+def centre_crop(image: torch.Tensor, size: int | None) -> torch.Tensor:
+    """The centred size × size crop of a (C, H, W) image (None: the image; one-line InputError when a side is
+    shorter than ``size``)."""
+    if size is None:
+        return image
+    h, w = image.shape[-2:]
+    if not 1 <= size <= min(h, w):
+        raise InputError(f"--crop {size}: the images are {h}×{w}; choose at most {min(h, w)}")
+    top, left = (h - size) // 2, (w - size) // 2
+    return image[..., top:top + size, left:left + size]
 
 
 def load_data(data: str, *, kind: str, channels: int | None = None, limit: int | None = None) -> list:

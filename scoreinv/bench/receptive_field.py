@@ -57,7 +57,7 @@ def markdown_table(rows, *, size: int, crop: int | None) -> str:
 
 
 def main(argv=None) -> str:
-    from scoreinv.bench.coverage import centre_crop
+    from scoreinv.bench.options import centre_crop
     from scoreinv.io.datasets import load_images
     from scoreinv.priors.registry import load_prior
 

@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 
 from scoreinv.bench.memory import PeakMemory
-from scoreinv.bench.options import BenchOptions, check_data, data_kind, load_data, shard_indices
+from scoreinv.bench.options import BenchOptions, centre_crop, check_data, data_kind, load_data, shard_indices
 from scoreinv.bench.report import sort_rows
 from scoreinv.errors import InputError
 from scoreinv.io.progress import Progress
@@ -94,15 +94,18 @@ def methods_for(task: Task, options: BenchOptions, denoiser, *, device) -> list:
     from scoreinv.baselines import baselines_for
     from scoreinv.sampling.methods import METHODS
     from scoreinv.solve.rows import row_of
-    from scoreinv.solve.settings import ROWS
+    from scoreinv.solve.settings import TARGETS
 
     methods = [Method(name, "baseline", _baseline_runner(fn, task.sigma_y)) for name, fn in baselines_for(task.family)]
-    default = ROWS[row_of(task.build((1, 1, 64, 64), 0, torch.Generator().manual_seed(0)))].settings.method
+    row = row_of(task.build((1, 1, 64, 64), 0, torch.Generator().manual_seed(0)))
+    default = TARGETS[options.target][row].settings.method
+    suffix = "" if options.target == "estimate" else f"-{options.target}"
     for name in (METHODS if options.all_methods else [default]):
         extra = None
         if name == default and options.samples < 2:
-            extra = _scoreinv_runner(name, denoiser, options, device, samples=FIGURE_STD_SAMPLES)
-        methods.append(Method(f"scoreinv-{name}", "scoreinv", _scoreinv_runner(name, denoiser, options, device),
+            extra = _scoreinv_runner(None, denoiser, options, device, samples=FIGURE_STD_SAMPLES)
+        chosen = None if name == default else name  # the default runs its operator's own row, as reconstruct does
+        methods.append(Method(f"scoreinv-{name}{suffix}", "scoreinv", _scoreinv_runner(chosen, denoiser, options, device),
                               default=name == default, figure_run=extra))
     if options.peers:
         from scoreinv.bench.peers import peers_for, skip_note
@@ -124,7 +127,8 @@ def _scoreinv_runner(method: str, denoiser, options: BenchOptions, device, *, sa
 
     def run(y, operator, index):
         result = reconstruct(y, operator, prior=denoiser, method=method, steps=options.steps,
-                             n_samples=samples or options.samples, seed=options.seed + index, device=device)
+                             n_samples=samples or options.samples, target=options.target, seed=options.seed + index,
+                             device=device)
         std = result.std.cpu() if result.std is not None else None
         return Outcome(result.mean.cpu(), result.nfe, std, result.settings)
     return run
@@ -194,7 +198,8 @@ def run_benchmark(options: BenchOptions) -> BenchRun:
     priors = Priors(options.prior, device)
     channels = priors.get(options.prior).channels if options.prior else None
     kind = data_kind(options.data, options.tasks)
-    images = load_data(options.data, kind=kind, channels=channels, limit=options.limit)
+    images = [(name, centre_crop(image, options.crop))
+              for name, image in load_data(options.data, kind=kind, channels=channels, limit=options.limit)]
     chosen = [(i, *images[i]) for i in shard_indices(len(images), options.shard)]
     _check_channels(tasks, chosen)
     run = BenchRun(rows=[], images=[{"index": i, "name": name} for i, name, _ in chosen])

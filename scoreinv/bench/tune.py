@@ -8,8 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
+from scoreinv.bench.options import centre_crop
 from scoreinv.errors import InputError
 
 REPORTED_SETS = ("set12", "cbsd68", "ct-test")
@@ -69,15 +68,6 @@ def parse_grid(specs: list[str], *, peer: str | None = None) -> list[dict]:
             raise InputError(f"--grid {spec!r}: {name} takes {types[name].__name__} values") from None
     grid = [dict(combo) for combo in itertools.product(*axes)] if axes else []
     return [{}] + [overrides for overrides in grid if overrides]
-
-
-def centre_crop(image: torch.Tensor, size: int) -> torch.Tensor:
-    """The centred size × size crop of a (C, H, W) image (one-line InputError when a side is shorter)."""
-    h, w = image.shape[-2:]
-    if not 1 <= size <= min(h, w):
-        raise InputError(f"--crop {size}: the images are {h}×{w}; choose at most {min(h, w)}")
-    top, left = (h - size) // 2, (w - size) // 2
-    return image[..., top:top + size, left:left + size]
 
 
 def tune(task_name: str, grid: list[dict], *, data: str = "bsd68", limit: int = 4, seed: int = 0, device=None,

@@ -15,7 +15,7 @@ import time
 import torch
 
 from scoreinv.bench.peers import run_peer
-from scoreinv.bench.tune import centre_crop
+from scoreinv.bench.options import centre_crop
 from scoreinv.io.images import read_image
 from scoreinv.io.paths import require_shared
 from scoreinv.metrics.quality import psnr

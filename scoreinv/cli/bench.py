@@ -99,10 +99,15 @@ def denoise_command(prior, data, sigmas, limit, precision, json_path, bm3d, devi
                    "scoreinv.solve.settings].")
 @click.option("--samples", type=click.IntRange(1), default=1, show_default=True,
               help="scoreinv's posterior samples per image (their mean is scored; NFE counts all of them).")
+@click.option("--target", type=click.Choice(["estimate", "sample"]), default="estimate", show_default=True,
+              help="scoreinv's target: the settings rows' point estimate, or posterior draws (one draw is scored "
+                   "when --samples is 1).")
+@click.option("--crop", type=click.IntRange(8), default=None,
+              help="Centre-crop every image to N x N pixels first [default: whole images].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @markdown_options
 def tasks_command(task_names, data, limit, prior, all_methods, peers, peer_steps, shard, out, seed, device, steps,
-                  samples, quiet, markdown, section):
+                  samples, target, crop, quiet, markdown, section):
     """Quality of scoreinv on the benchmark tasks beside classical baselines (and DeepInverse peers): PSNR, SSIM,
     LPIPS, seconds, NFE and peak memory per image, on the same simulated measurements for every method.
 
@@ -118,6 +123,8 @@ def tasks_command(task_names, data, limit, prior, all_methods, peers, peer_steps
       scoreinv bench tasks --data cbsd68 --limit 10 --tasks inpaint-random,sr4 --out bench/cbsd68
       scoreinv bench tasks --data bsd68 --shard 0/4 --out bench/part0   # ... 3/4, then bench merge
       scoreinv bench tasks --data set12 --out bench/set12 --markdown docs/benchmarks.md --section set12
+      scoreinv bench tasks --data set12 --limit 4 --target sample --out bench/set12-sample
+      scoreinv bench tasks --data set12 --limit 2 --crop 128 --peers --out bench/peers
     """
     from scoreinv.bench.options import BenchOptions, parse_shard, parse_tasks, shard_from_env
     from scoreinv.bench.report import comparison_figure, make_record, write_outputs
@@ -135,7 +142,7 @@ def tasks_command(task_names, data, limit, prior, all_methods, peers, peer_steps
     resolved = resolve_device(device)
     options = BenchOptions(tasks=names, data=data, limit=limit, prior=prior, all_methods=all_methods, peers=peers,
                            shard=parts or (0, 1), seed=seed, device=str(resolved), steps=steps, samples=samples,
-                           peer_steps=peer_steps, progress=not quiet)
+                           peer_steps=peer_steps, progress=not quiet, target=target, crop=crop)
     run = run_benchmark(options)
     record = make_record(run, options, command=_tasks_command_line(options, out), device=resolved)
     figure = comparison_figure(run.figure_parts, list(names))
@@ -246,7 +253,8 @@ def _tasks_command_line(options, out: Path) -> str:
     """The command line that reproduces a run, every option spelled out."""
     parts = ["scoreinv", "bench", "tasks", "--tasks", ",".join(options.tasks), "--data", options.data]
     optional = [("--limit", options.limit), ("--prior", options.prior), ("--peer-steps", options.peer_steps),
-                ("--steps", options.steps)]
+                ("--steps", options.steps), ("--crop", options.crop)]
+    parts += ["--target", options.target] if options.target != "estimate" else []
     parts += [str(v) for flag, value in optional if value is not None for v in (flag, value)]
     parts += ["--all-methods"] if options.all_methods else []
     parts += ["--peers"] if options.peers else []

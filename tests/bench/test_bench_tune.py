@@ -43,7 +43,7 @@ def test_a_tiny_grid_runs_and_the_command_refuses_set12(cli, tiny_priors, tmp_pa
 
 
 def test_centre_crop_and_its_refusal():
-    from scoreinv.bench.tune import centre_crop
+    from scoreinv.bench.options import centre_crop
     import torch
 
     image = torch.arange(5 * 7, dtype=torch.float32).reshape(1, 5, 7)
