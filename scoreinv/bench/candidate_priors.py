@@ -125,24 +125,7 @@ class UNetBody(nn.Module):
         self.net = net
 
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
-        n = self.net
-        emb = n.embed(c_noise)
-        h, skips = n.stem(x), []
-        for level, blocks in enumerate(n.down):
-            for block in blocks:
-                h = block(h, emb)
-            skips.append(h)
-            if level < len(n.downsample):
-                h = n.downsample[level](h)
-        for block in n.middle:
-            h = block(h, emb)
-        for i, blocks in enumerate(n.up):
-            h = torch.cat([h, skips.pop()], dim=1)
-            for block in blocks:
-                h = block(h, emb)
-            if i < len(n.upsample):
-                h = n.upsample[i](F.interpolate(h, scale_factor=2.0, mode="nearest"))
-        return n.head(F.silu(n.head_norm(h)))
+        return self.net.body(x, c_noise)
 
 
 class Padded(nn.Module):

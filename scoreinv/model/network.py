@@ -105,7 +105,10 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
-        x = _pad_to_multiple(x, self.factor)
+        return self.body(_pad_to_multiple(x, self.factor), c_noise)[..., :height, :width]
+
+    def body(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
+        """The network on (B, C, H, W) with H and W multiples of ``factor`` (``forward`` pads and crops around it)."""
         emb = self.embed(c_noise)
 
         # Encoder
@@ -130,8 +133,7 @@ class UNet(nn.Module):
             if i < len(self.upsample):
                 h = self.upsample[i](F.interpolate(h, scale_factor=2.0, mode="nearest"))
 
-        out = self.head(F.silu(self.head_norm(h)))
-        return out[..., :height, :width]
+        return self.head(F.silu(self.head_norm(h)))
 
 
 def _pad_to_multiple(x: torch.Tensor, factor: int) -> torch.Tensor:
