@@ -71,6 +71,37 @@ def test_biharmonic_per_channel_colour_batch():
     assert float(psnr(out, x).min()) > float(psnr(x * mask, x).max()) + 8
 
 
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_biharmonic_laplacian_is_symmetric(dtype, tolerance):
+    """The mirrored-edge Laplacian that the conjugate gradients use is its own adjoint: ⟨Δa, b⟩ = ⟨a, Δb⟩."""
+    g = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(2, 3, 17, 23, generator=g, dtype=torch.float64).to(dtype) for _ in range(2))
+    left, right = float((inpainting._laplacian(a) * b).sum()), float((a * inpainting._laplacian(b)).sum())
+    assert abs(left - right) <= tolerance * float(inpainting._laplacian(a).norm() * b.norm())
+
+
+def test_biharmonic_of_small_holes_matches_the_direct_solve():
+    """Random missing pixels: the conjugate-gradient fill agrees with scikit-image's sparse direct solve (they differ
+    only in the stencil at the image edges) and keeps the known pixels."""
+    x = torch.cat([camera(96), camera(96).flip(-1)])
+    mask = (torch.rand(2, 1, 96, 96, generator=torch.Generator().manual_seed(3)) > 0.7).float()
+    y = x * mask
+    fast, direct = inpainting.biharmonic(y, mask), inpainting._biharmonic_direct(y, mask.bool().expand_as(y))
+    assert float(psnr(fast, direct).min()) > 60
+    assert torch.equal(fast[mask.bool()], y[mask.bool()])
+
+
+def test_biharmonic_large_holes_and_unconverged_solves_use_the_direct_solve(monkeypatch):
+    x = camera(64)
+    box = torch.ones(1, 1, 64, 64)
+    box[..., 16:48, 16:48] = 0
+    direct = inpainting._biharmonic_direct(x * box, box.bool())
+    assert torch.equal(inpainting.biharmonic(x * box, box), direct)
+    mask = (torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(4)) > 0.7).float()
+    monkeypatch.setattr(inpainting, "CG_ITERATIONS", 1)
+    assert torch.equal(inpainting.biharmonic(x * mask, mask), inpainting._biharmonic_direct(x * mask, mask.bool()))
+
+
 # Deconvolution
 
 
