@@ -249,6 +249,31 @@ def merge_command(inputs, out, markdown, section):
     _report(record, Path(out), markdown=markdown, section=section)
 
 
+@bench_group.command("goals")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@markdown_options
+def goals_command(inputs, markdown, section):
+    """Check the project's targets against 'scoreinv bench tasks' results (results.json files or their folders):
+    per data set and task, scoreinv's default against the best baseline, the absolute targets (full uncropped
+    sets), the DeepInverse peers at a fraction of DPS's NFE (within the record that holds them) and LPIPS below
+    every baseline and peer (estimate and sample-target rows, each within its own record).
+
+    \b
+    Examples:
+      scoreinv bench goals bench/set12/results.json bench/peers/results.json bench/set12-sample/results.json
+      scoreinv bench goals bench/set12 bench/ct-test bench/peers --markdown docs/benchmarks.md --section goals
+    """
+    from scoreinv.bench.docs_section import write_section
+    from scoreinv.bench.goals import goals_markdown, read_sources
+
+    check_markdown(markdown, section)
+    text = goals_markdown(read_sources(inputs))
+    click.echo(text, nl=False)
+    if markdown:
+        write_section(markdown, section, command=shlex.join(["scoreinv", "bench", "goals", *inputs]), table=text)
+        click.echo(f"wrote section {section!r} of {markdown}", err=True)
+
+
 def _tasks_command_line(options, out: Path) -> str:
     """The command line that reproduces a run, every option spelled out."""
     parts = ["scoreinv", "bench", "tasks", "--tasks", ",".join(options.tasks), "--data", options.data]
