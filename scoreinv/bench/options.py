@@ -39,6 +39,8 @@ class BenchOptions:
         target: "estimate" (each task's settings row) or "sample" (its posterior-sample row; one draw is scored
             when ``samples`` is 1) for scoreinv's methods.
         crop: centre-crop every image to crop × crop pixels first (None: whole images).
+        figure_std: with one sample, an extra 2-sample run on the figure's image gives its std map (False: the
+            figure has no std map, which saves that run).
     """
 
     tasks: tuple
@@ -56,6 +58,7 @@ class BenchOptions:
     progress: bool = True
     target: str = "estimate"
     crop: int | None = None
+    figure_std: bool = True
 
     def settings(self) -> dict:
         """The options as JSON-ready settings (the shard is kept apart: it differs between the parts of a run)."""

@@ -102,7 +102,7 @@ def methods_for(task: Task, options: BenchOptions, denoiser, *, device) -> list:
     suffix = "" if options.target == "estimate" else f"-{options.target}"
     for name in (METHODS if options.all_methods else [default]):
         extra = None
-        if name == default and options.samples < 2:
+        if name == default and options.samples < 2 and options.figure_std:
             extra = _scoreinv_runner(None, denoiser, options, device, samples=FIGURE_STD_SAMPLES)
         chosen = None if name == default else name  # the default runs its operator's own row, as reconstruct does
         methods.append(Method(f"scoreinv-{name}{suffix}", "scoreinv", _scoreinv_runner(chosen, denoiser, options, device),

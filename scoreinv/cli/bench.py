@@ -104,10 +104,12 @@ def denoise_command(prior, data, sigmas, limit, precision, json_path, bm3d, devi
                    "when --samples is 1).")
 @click.option("--crop", type=click.IntRange(8), default=None,
               help="Centre-crop every image to N x N pixels first [default: whole images].")
+@click.option("--figure-std/--no-figure-std", default=True, show_default=True,
+              help="With --samples 1, an extra 2-sample run on the first image for the figure's std map.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @markdown_options
 def tasks_command(task_names, data, limit, prior, all_methods, peers, peer_steps, shard, out, seed, device, steps,
-                  samples, target, crop, quiet, markdown, section):
+                  samples, target, crop, figure_std, quiet, markdown, section):
     """Quality of scoreinv on the benchmark tasks beside classical baselines (and DeepInverse peers): PSNR, SSIM,
     LPIPS, seconds, NFE and peak memory per image, on the same simulated measurements for every method.
 
@@ -142,7 +144,8 @@ def tasks_command(task_names, data, limit, prior, all_methods, peers, peer_steps
     resolved = resolve_device(device)
     options = BenchOptions(tasks=names, data=data, limit=limit, prior=prior, all_methods=all_methods, peers=peers,
                            shard=parts or (0, 1), seed=seed, device=str(resolved), steps=steps, samples=samples,
-                           peer_steps=peer_steps, progress=not quiet, target=target, crop=crop)
+                           peer_steps=peer_steps, progress=not quiet, target=target, crop=crop,
+                           figure_std=figure_std)
     run = run_benchmark(options)
     record = make_record(run, options, command=_tasks_command_line(options, out), device=resolved)
     figure = comparison_figure(run.figure_parts, list(names))
@@ -280,6 +283,7 @@ def _tasks_command_line(options, out: Path) -> str:
     optional = [("--limit", options.limit), ("--prior", options.prior), ("--peer-steps", options.peer_steps),
                 ("--steps", options.steps), ("--crop", options.crop)]
     parts += ["--target", options.target] if options.target != "estimate" else []
+    parts += ["--no-figure-std"] if not options.figure_std else []
     parts += [str(v) for flag, value in optional if value is not None for v in (flag, value)]
     parts += ["--all-methods"] if options.all_methods else []
     parts += ["--peers"] if options.peers else []

@@ -257,10 +257,12 @@ def test_sample_target_scores_the_sample_rows_draw_on_crops(tiny_priors, tmp_pat
     data.mkdir()
     skimage.io.imsave(str(data / "pic0.png"), smooth_picture(48, 56), check_contrast=False)
     ok(invoke("bench", "tasks", "--tasks", "inpaint-box,sr4", "--data", data, "--prior", tiny_priors["gray"],
-              "--target", "sample", "--crop", "40", "--out", tmp_path / "out", "--device", "cpu", "--quiet"))
+              "--target", "sample", "--crop", "40", "--no-figure-std", "--out", tmp_path / "out", "--device", "cpu",
+              "--quiet"))
     record = json.loads((tmp_path / "out" / "results.json").read_text())
     assert record["settings"]["target"] == "sample" and record["settings"]["crop"] == 40
     assert "--target sample" in record["command"] and "--crop 40" in record["command"]
+    assert "--no-figure-std" in record["command"] and (tmp_path / "out" / "figure.png").is_file()
     image = read_image(str(data / "pic0.png"), channels=1)[:, 4:44, 8:48]
     denoiser = load_prior(tiny_priors["gray"], device="cpu")
     for task in ("inpaint-box", "sr4"):
