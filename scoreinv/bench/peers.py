@@ -68,6 +68,8 @@ TUNED = {
     ("dps", "inpaint-random"): _row("dps", "inpaint-random", {"weight": 1000.0}, 1000,
                                     "--grid weight=300,1000,3000"),
     ("dps", "deblur-gauss"): _row("dps", "deblur-gauss", {"weight": 100.0}, 1000, "--grid weight=100,300,1000"),
+    ("dps", "sr4"): TunedRow(knobs={"weight": 300.0}, steps=1000, tuned_on="bsds500-train",
+                             command="python -m scoreinv.bench.tune_dps --tasks sr4 --weights 100,300,1000,3000"),
     ("diffpir", "inpaint-random"): _row("diffpir", "inpaint-random", {"lambda": 30.0, "zeta": 1.0}, 100,
                                         "--grid lambda=1,7,30 --grid zeta=0.1,0.3,1"),
     ("diffpir", "deblur-gauss"): _row("diffpir", "deblur-gauss", {"lambda": 1.0, "zeta": 1.0}, 100,

@@ -50,7 +50,8 @@ def sweep(task_names: list, weights: list, *, size: int = 128, steps: int = 1000
                    "nfe": nfe, "seconds": round(time.perf_counter() - start, 1)}
 
 
-def main(argv=None) -> None:
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line of ``python -m scoreinv.bench.tune_dps`` (tasks, weights, size, steps, prior, threads)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default="inpaint-random,deblur-gauss,sr4", help="comma-separated task names")
     parser.add_argument("--weights", default="100,300,1000,3000", help="comma-separated DPS weights to try")
@@ -58,7 +59,11 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=1000, help="DPS iterations")
     parser.add_argument("--prior", default="natural-gray", help="shipped prior name or .pt path")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
     torch.set_num_threads(args.threads)
     for row in sweep(args.tasks.split(","), [float(w) for w in args.weights.split(",")], size=args.size,
                      steps=args.steps, prior=args.prior):

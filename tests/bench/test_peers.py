@@ -128,6 +128,13 @@ def check_row(name: str, task: str, row: TunedRow) -> None:
     assert row.tuned_on not in REPORTED_SETS, f"{name} on {task} was tuned on a reported set: {row.tuned_on}"
     refuse_reported(row.tuned_on)
     words = shlex.split(row.command)
+    if words[:3] == ["python", "-m", "scoreinv.bench.tune_dps"]:  # DPS's sweep on one BSDS500 training image
+        from scoreinv.bench.tune_dps import TRAIN_IMAGE, parse_args
+
+        args = parse_args(words[3:])
+        assert (name, row.tuned_on, row.steps) == ("dps", "bsds500-train", 1000) and "train" in TRAIN_IMAGE
+        assert task in args.tasks.split(",") and row.knobs["weight"] in [float(w) for w in args.weights.split(",")]
+        return
     assert words[:3] == ["scoreinv", "bench", "tune"], row.command
     params = tune_command.make_context("tune", words[3:]).params
     assert (params["peer"], params["task_name"], params["data"]) == (name, task, row.tuned_on), row.command
