@@ -14,7 +14,7 @@ from scoreinv.baselines import blockmatching, deconvolution, inpainting, tomogra
 from scoreinv.errors import InputError
 
 BASELINES = {
-    "inpaint": [("biharmonic", inpainting.biharmonic_baseline)],
+    "inpaint": [("biharmonic", inpainting.biharmonic_baseline), ("harmonic", inpainting.harmonic_baseline)],
     "deblur": [("wiener", deconvolution.wiener_baseline), ("tv", deconvolution.tv)],
     "sr": [("bicubic", upsampling.bicubic_baseline)],
     "ct": [("fbp", tomography.fbp), ("cgls", tomography.cgls), ("sirt", tomography.sirt),

@@ -1,4 +1,4 @@
-"""Classical inpainting: biharmonic interpolation of the missing pixels."""
+"""Classical inpainting: harmonic and biharmonic interpolation of the missing pixels."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,8 @@ import torch.nn.functional as F
 
 COARSEST = 16        # pixels: the coarse-to-fine cascade stops halving at this side
 CG_TOLERANCE = 1e-5  # relative residual at which a level's conjugate gradients stop
-CG_ITERATIONS = 400  # at most this many conjugate-gradient iterations a level
+CG_ITERATIONS = 400  # at most this many conjugate-gradient iterations a level (biharmonic)
+HARMONIC_ITERATIONS = 5000  # the same for the harmonic fill, whose system is far better conditioned
 LARGE_HOLE = 8       # pixels: a hole of larger radius is solved directly (conjugate gradients converge too slowly)
 
 
@@ -25,7 +26,7 @@ def biharmonic(y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """
     known = mask.to(device=y.device, dtype=torch.bool).expand_as(y)
     if not _has_large_holes(known):
-        x, converged = _fill(y.detach().float(), known)
+        x, converged = _fill(y.detach().float(), known, order=2)
         if converged:
             return torch.where(known, y, x.to(y.dtype)).clamp(0, 1)
     return _biharmonic_direct(y, known)
@@ -53,6 +54,34 @@ def _has_large_holes(known: torch.Tensor) -> bool:
     return bool((-F.max_pool2d(-missing, side, stride=1, padding=LARGE_HOLE) > 0).any())
 
 
+def harmonic(y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Harmonic inpainting (Chan & Shen 2002, the membrane model): the missing pixels solve Δx = 0 with the known
+    pixels as boundary values, i.e. minimise ‖∇x‖², so every filled value lies between known ones (no overshoot in
+    large holes, unlike the biharmonic fill); conjugate gradients, coarse to fine, on ``y``'s device.
+
+    Known pixels (mask 1) are returned unchanged.
+
+    Args:
+        y: (B, C, H, W) measurement in [0, 1] (values under mask 0 are ignored).
+        mask: (1|B, 1|C, H, W) in {0, 1}, 1 = known pixel.
+    """
+    known = mask.to(device=y.device, dtype=torch.bool).expand_as(y)
+    x, converged = _fill(y.detach().double() if y.device.type == "cpu" else y.detach().float(), known, order=1)
+    if not converged:
+        raise RuntimeError("harmonic inpainting: conjugate gradients did not converge")
+    return torch.where(known, y, x.to(y.dtype)).clamp(0, 1)
+
+
+def harmonic_baseline(y: torch.Tensor, op, *, sigma_y: float) -> torch.Tensor:
+    """:func:`harmonic` with the mask of an ``operators.Mask`` (σ_y is not used: known pixels are kept as measured).
+
+    Args:
+        y: (B, C, H, W) masked measurement; op: operator with ``.mask`` (1|B, 1|C, H, W), 1 = known;
+        sigma_y: noise std in [0, 1] units (ignored).
+    """
+    return harmonic(y, op.mask)
+
+
 def biharmonic_baseline(y: torch.Tensor, op, *, sigma_y: float) -> torch.Tensor:
     """:func:`biharmonic` with the mask of an ``operators.Mask`` (σ_y is not used: known pixels are kept as measured).
 
@@ -63,9 +92,9 @@ def biharmonic_baseline(y: torch.Tensor, op, *, sigma_y: float) -> torch.Tensor:
     return biharmonic(y, op.mask)
 
 
-def _fill(y: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, bool]:
-    """The biharmonic fill of (B, C, H, W) ``y`` where ``known`` is False, started from the next coarser level's,
-    and whether this level's conjugate gradients converged."""
+def _fill(y: torch.Tensor, known: torch.Tensor, *, order: int) -> tuple[torch.Tensor, bool]:
+    """The harmonic (order 1) or biharmonic (order 2) fill of (B, C, H, W) ``y`` where ``known`` is False, started
+    from the next coarser level's, and whether this level's conjugate gradients converged."""
     height, width = y.shape[-2:]
     if not bool((~known).any()):
         return y, True
@@ -73,10 +102,11 @@ def _fill(y: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, bool]:
         # Coarser level: 2 × 2 means of the known pixels; a coarse pixel is known when any of its four is
         weight = F.avg_pool2d(known.to(y.dtype), 2, ceil_mode=True)
         coarse = F.avg_pool2d(torch.where(known, y, 0.0), 2, ceil_mode=True) / weight.clamp_min(1e-12)
-        start = F.interpolate(_fill(coarse, weight > 0)[0], size=(height, width), mode="bilinear", align_corners=False)
+        start = F.interpolate(_fill(coarse, weight > 0, order=order)[0], size=(height, width), mode="bilinear",
+                              align_corners=False)
     else:
         start = torch.full_like(y, 0.0) + _known_mean(y, known)
-    return _conjugate_gradients(torch.where(known, y, start), known)
+    return _conjugate_gradients(torch.where(known, y, start), known, order=order)
 
 
 def _known_mean(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
@@ -86,20 +116,21 @@ def _known_mean(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     return torch.where(count > 0, total / count.clamp_min(1), torch.full_like(total, 0.5))
 
 
-def _conjugate_gradients(x: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, bool]:
-    """Minimise ‖Δx‖² over the unknown pixels of x (the known ones fixed) by conjugate gradients on the normal
-    equations P ΔᵀΔ P u = −P ΔᵀΔ x_known, each (image, channel) with its own step sizes; also whether every
-    residual fell under ``CG_TOLERANCE`` of its start."""
+def _conjugate_gradients(x: torch.Tensor, known: torch.Tensor, *, order: int) -> tuple[torch.Tensor, bool]:
+    """Minimise ‖∇x‖² (order 1) or ‖Δx‖² (order 2) over the unknown pixels of x (the known ones fixed) by conjugate
+    gradients on P (−Δ)^order P u = −P (−Δ)^order x_known, each (image, channel) with its own step sizes; also
+    whether every residual fell under ``CG_TOLERANCE`` of its start."""
     free = (~known).to(x.dtype)
+    iterations = HARMONIC_ITERATIONS if order == 1 else CG_ITERATIONS
 
     def normal(v):
-        return free * _laplacian(_laplacian(v))
+        return free * (-_laplacian(v) if order == 1 else _laplacian(_laplacian(v)))
 
     r = -normal(x)
     p = r.clone()
     rr = (r * r).sum((-2, -1), keepdim=True)
     target = CG_TOLERANCE ** 2 * rr.clamp_min(1e-300)
-    for _ in range(CG_ITERATIONS):
+    for _ in range(iterations):
         if bool((rr <= target).all()):
             return x, True
         q = normal(p)

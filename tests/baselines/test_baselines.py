@@ -39,7 +39,7 @@ def db(x, ref) -> float:
 def test_table_covers_every_task_with_uniform_callables():
     bm3d = ["bm3d"] if blockmatching.available() else []  # optional: listed only when installed
     assert {task: [name for name, _ in entries] for task, entries in BASELINES.items()} == {
-        "inpaint": ["biharmonic"], "deblur": ["wiener", "tv"] + bm3d, "sr": ["bicubic"],
+        "inpaint": ["biharmonic", "harmonic"], "deblur": ["wiener", "tv"] + bm3d, "sr": ["bicubic"],
         "ct": ["fbp", "cgls", "sirt", "tv"]}
     assert baselines_for("ct") is BASELINES["ct"]
     with pytest.raises(InputError, match="no baselines"):
@@ -49,11 +49,12 @@ def test_table_covers_every_task_with_uniform_callables():
 # Inpainting
 
 
-def test_biharmonic_keeps_known_pixels_and_beats_the_masked_image():
+@pytest.mark.parametrize("name", [name for name, _ in BASELINES["inpaint"]])
+def test_inpainting_keeps_known_pixels_and_beats_the_masked_image(name):
     x = camera(48)
     op = O.Mask.random(x.shape, missing=0.5, generator=torch.Generator().manual_seed(0))
     y = op.A(x)
-    (_, fn), = BASELINES["inpaint"]
+    fn = dict(BASELINES["inpaint"])[name]
     out = fn(y, op, sigma_y=0.0)
     known = op.mask.expand_as(x).bool()
     assert out.shape == x.shape and out.dtype == x.dtype
@@ -100,6 +101,23 @@ def test_biharmonic_large_holes_and_unconverged_solves_use_the_direct_solve(monk
     mask = (torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(4)) > 0.7).float()
     monkeypatch.setattr(inpainting, "CG_ITERATIONS", 1)
     assert torch.equal(inpainting.biharmonic(x * mask, mask), inpainting._biharmonic_direct(x * mask, mask.bool()))
+
+
+def test_harmonic_fill_solves_laplace_without_overshoot():
+    """Harmonic inpainting: Δx = 0 on the missing pixels (residual at float64 round-off), values within the known
+    range (the maximum principle; the biharmonic fill of a large hole may leave it), known pixels unchanged, and a
+    linear ramp with mirrored edges along the other axis is filled exactly."""
+    x = camera(64, dtype=torch.float64)
+    box = torch.ones(1, 1, 64, 64, dtype=torch.float64)
+    box[..., 12:52, 12:52] = 0
+    out = inpainting.harmonic(x * box, box)
+    hole = box == 0
+    assert float(inpainting._laplacian(out)[hole].abs().max()) < 1e-6
+    known = x[~hole]
+    assert float(known.min()) - 1e-9 <= float(out[hole].min()) and float(out[hole].max()) <= float(known.max()) + 1e-9
+    assert torch.equal(out[~hole], x[~hole])
+    ramp = torch.linspace(0.1, 0.9, 64, dtype=torch.float64).view(1, 1, 1, 64).expand(1, 1, 64, 64)
+    assert torch.allclose(inpainting.harmonic(ramp * box, box), ramp, atol=1e-6)
 
 
 # Deconvolution

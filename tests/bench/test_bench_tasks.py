@@ -39,7 +39,7 @@ def default(task: str) -> str:
     return "scoreinv-" + ROWS[row_of(TASKS[task].build((1, 1, 64, 64), 0, torch.Generator()))].settings.method
 
 
-GREY_METHODS = {"inpaint-random": ["biharmonic", default("inpaint-random")],
+GREY_METHODS = {"inpaint-random": [name for name, _ in BASELINES["inpaint"]] + [default("inpaint-random")],
                 "deblur-gauss": [name for name, _ in BASELINES["deblur"]] + [default("deblur-gauss")],
                 "sr4": ["bicubic", default("sr4")]}
 FAST = ["--steps", "4", "--device", "cpu", "--quiet"]
@@ -224,7 +224,7 @@ def test_missing_peers_and_lpips_are_notes(tiny_priors, tmp_path, monkeypatch):
     assert "note: peers skipped: deepinv not installed (pip install scoreinv[peers])" in result.stderr
     assert "LPIPS not computed" in result.stderr
     record = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert {r["method"] for r in record["rows"]} == {"biharmonic", default("inpaint-random")}
+    assert {r["method"] for r in record["rows"]} == {name for name, _ in BASELINES["inpaint"]} | {default("inpaint-random")}
     assert all(r["lpips"] is None and r["psnr"] is not None for r in record["rows"])
     assert any("deepinv not installed" in note for note in record["notes"])
     assert "deepinv not installed" in (tmp_path / "out" / "summary.md").read_text()
