@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from scoreinv.errors import InputError
 from scoreinv.sampling.guidance import DPIR_PRIOR_WEIGHT
 
-WARM_STARTS = ("baseline", "dagger", "fbp", "adjoint", "none")
+WARM_STARTS = ("baseline", "harmonic", "dagger", "fbp", "adjoint", "none")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ def initial_estimate(operator, y: torch.Tensor, how: str, x_shape, *, prior_mean
         operator: the measurement operator.
         y: the measurement.
         how: "baseline" (the task family's fast classical estimate: biharmonic inpainting, Wiener deconvolution,
-            bicubic upsampling, FBP; A⁺ for other operators), "dagger" (μ + A⁺(y − A μ): the measurement's
+            bicubic upsampling, FBP; A⁺ for other operators), "harmonic" (the harmonic fill of a mask's holes, which
+            does not overshoot in large ones), "dagger" (μ + A⁺(y − A μ): the measurement's
             minimum-norm correction of the prior's mean image), "fbp" (CT), "adjoint" (Aᵀy) or "none" (the prior's
             mean image μ).
         x_shape: image shape (B, C, H, W).
@@ -31,6 +32,12 @@ def initial_estimate(operator, y: torch.Tensor, how: str, x_shape, *, prior_mean
         if family in WARM_STARTS:
             return WARM_STARTS[family](y, operator, sigma_y=sigma_y).to(y.device).clamp(0, 1)
         how = "dagger"
+    if how == "harmonic":
+        if getattr(operator, "family", None) != "inpaint":
+            raise InputError("warm_start='harmonic' needs an inpainting (mask) operator")
+        from scoreinv.baselines.inpainting import harmonic
+
+        return harmonic(y, operator.mask)
     if how == "fbp":
         if not hasattr(operator, "fbp"):
             raise InputError("warm_start='fbp' needs a CT operator")
@@ -39,4 +46,4 @@ def initial_estimate(operator, y: torch.Tensor, how: str, x_shape, *, prior_mean
         return operator.A_adjoint(y).clamp(0, 1)
     if how == "dagger":
         return (mean + operator.A_dagger(y - operator.A(mean))).clamp(0, 1)
-    raise InputError(f"unknown warm start {how!r}; choose baseline, dagger, fbp, adjoint or none")
+    raise InputError(f"unknown warm start {how!r}; choose baseline, harmonic, dagger, fbp, adjoint or none")

@@ -120,6 +120,18 @@ def test_harmonic_fill_solves_laplace_without_overshoot():
     assert torch.allclose(inpainting.harmonic(ramp * box, box), ramp, atol=1e-6)
 
 
+def test_harmonic_warm_start_is_the_harmonic_fill_and_needs_a_mask():
+    from scoreinv.solve.warm_start import initial_estimate
+
+    x = camera(32)
+    op = O.Mask.random(x.shape, missing=0.6, generator=torch.Generator().manual_seed(5))
+    start = initial_estimate(op, op.A(x), "harmonic", x.shape, family="inpaint")
+    assert torch.equal(start, inpainting.harmonic(op.A(x), op.mask))
+    blur = O.Blur(O.gaussian_kernel(1.0, 5))
+    with pytest.raises(InputError, match="harmonic"):
+        initial_estimate(blur, blur.A(x), "harmonic", x.shape, family="deblur")
+
+
 # Deconvolution
 
 
