@@ -346,7 +346,7 @@ class DeepinvPrior(nn.Module):
         numbers = {"sigma_min": sigma_min, "sigma_max": sigma_max, "sigma_data": sigma_data, "data_mean": data_mean}
         bad = [k for k, v in numbers.items() if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0)]
         if bad or min(sigma_min, sigma_data) <= 0 or sigma_min > sigma_max or data_mean > 1:
-            raise ValueError(f"need finite 0 < sigma_min <= sigma_max, sigma_data > 0 and data_mean in [0, 1], got "
+            raise ValueError("need finite 0 < sigma_min <= sigma_max, sigma_data > 0 and data_mean in [0, 1], got "
                              + ", ".join(f"{k}={v!r}" for k, v in numbers.items()))
         if channels is not None and (isinstance(channels, bool) or not isinstance(channels, int) or channels < 1):
             raise ValueError(f"channels must be a positive whole number or None, got {channels!r}")

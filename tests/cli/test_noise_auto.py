@@ -18,7 +18,7 @@ from scoreinv.errors import InputError
 from scoreinv.problems.measured import (measured_ct, measured_deblur, measured_inpaint, measured_sr,
                                         with_estimated_noise)
 
-from cli_checks import ok, one_line_error
+from cli_checks import ok
 
 SIGMA = 0.03          # the noise written into the test pictures ([0, 1] units, before 8-bit rounding)
 TOLERANCE = 0.2       # small pictures (128 x 128 and below): few tiles
