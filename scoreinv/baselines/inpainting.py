@@ -105,7 +105,7 @@ def _fill(y: torch.Tensor, known: torch.Tensor, *, order: int) -> tuple[torch.Te
         start = F.interpolate(_fill(coarse, weight > 0, order=order)[0], size=(height, width), mode="bilinear",
                               align_corners=False)
     else:
-        start = torch.full_like(y, 0.0) + _known_mean(y, known)
+        start = _known_mean(y, known).expand_as(y)
     return _conjugate_gradients(torch.where(known, y, start), known, order=order)
 
 

@@ -13,7 +13,6 @@ the next prior. Run it as ``python -m scoreinv.bench.candidates --threads 2``.
 from __future__ import annotations
 
 import argparse
-import shlex
 import statistics
 import sys
 import time
@@ -314,10 +313,9 @@ def main(argv=None) -> None:
         print(text)
         print(f"({time.monotonic() - started:.0f} s)", file=sys.stderr)
         if args.markdown:
-            from scoreinv.bench.docs_section import write_section
+            from scoreinv.bench.docs_section import module_command, write_section
 
-            command = "python -m scoreinv.bench.candidates " + shlex.join(argv if argv is not None else sys.argv[1:])
-            write_section(args.markdown, args.section, command=command.strip(), table=text)
+            write_section(args.markdown, args.section, command=module_command(parser.prog, argv), table=text)
     except InputError as error:
         parser.exit(1, f"error: {error}\n")
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import platform
 import re
+import shlex
 import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -37,6 +39,11 @@ def write_section(page, section: str, *, command: str, table: str, device="cpu")
     with atomic_path(page) as tmp:
         tmp.write_text(head + body + tail)
     return page
+
+
+def module_command(prog: str, argv=None) -> str:
+    """The command line of a ``python -m`` benchmark: its ``prog`` and its arguments (``argv``, else sys.argv[1:])."""
+    return f"{prog} {shlex.join(sys.argv[1:] if argv is None else argv)}".strip()
 
 
 def check_section(page, section: str) -> None:

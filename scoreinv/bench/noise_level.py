@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import shlex
 import statistics
 import sys
 import time
@@ -120,10 +119,9 @@ def main(argv=None) -> None:
         print(text)
         print(f"({time.monotonic() - started:.0f} s)", file=sys.stderr)
         if args.markdown:
-            from scoreinv.bench.docs_section import write_section
+            from scoreinv.bench.docs_section import module_command, write_section
 
-            command = "python -m scoreinv.bench.noise_level " + shlex.join(argv if argv is not None else sys.argv[1:])
-            write_section(args.markdown, args.section, command=command.strip(), table=text)
+            write_section(args.markdown, args.section, command=module_command(parser.prog, argv), table=text)
     except InputError as error:
         parser.exit(1, f"error: {error}\n")
 

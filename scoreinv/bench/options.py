@@ -12,8 +12,8 @@ from scoreinv.io.images import list_images
 from scoreinv.io.shards import parse_shard, shard_from_env, shard_indices
 from scoreinv.problems.tasks import TASKS, get_task
 
-__all__ = ["BenchOptions", "centre_crop", "check_data", "data_kind", "load_data", "parse_shard", "parse_tasks", "shard_from_env",
-           "shard_indices"]  # the shard helpers live in scoreinv.io.shards (scoreinv solve splits images with them)
+__all__ = ["BenchOptions", "centre_crop", "check_data", "data_kind", "load_data", "parse_shard", "parse_tasks",
+           "shard_from_env", "shard_indices"]  # the shard helpers live in scoreinv.io.shards (scoreinv solve splits images with them)
 CT_TASKS = tuple(name for name, task in TASKS.items() if task.family == "ct")
 GREY_TASKS = tuple(name for name, task in TASKS.items() if task.family != "ct")
 

@@ -12,6 +12,11 @@ from scoreinv.cli.common import Group, device_option
 from scoreinv.cli.markdown import check_markdown, markdown_options
 from scoreinv.errors import InputError
 from scoreinv.sampling.methods import METHODS
+from scoreinv.solve.settings import TARGETS
+
+
+crop_option = click.option("--crop", type=click.IntRange(8), default=None,
+                           help="Centre-crop every image to N x N pixels first [default: whole images].")
 
 
 def parse_sigmas(text: str) -> list[float]:
@@ -99,11 +104,10 @@ def denoise_command(prior, data, sigmas, limit, precision, json_path, bm3d, devi
                    "scoreinv.solve.settings].")
 @click.option("--samples", type=click.IntRange(1), default=1, show_default=True,
               help="scoreinv's posterior samples per image (their mean is scored; NFE counts all of them).")
-@click.option("--target", type=click.Choice(["estimate", "sample"]), default="estimate", show_default=True,
+@click.option("--target", type=click.Choice(list(TARGETS)), default="estimate", show_default=True,
               help="scoreinv's target: the settings rows' point estimate, or posterior draws (one draw is scored "
                    "when --samples is 1).")
-@click.option("--crop", type=click.IntRange(8), default=None,
-              help="Centre-crop every image to N x N pixels first [default: whole images].")
+@crop_option
 @click.option("--figure-std/--no-figure-std", default=True, show_default=True,
               help="With --samples 1, an extra 2-sample run on the first image for the figure's std map.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -171,8 +175,7 @@ def tasks_command(task_names, data, limit, prior, all_methods, peers, peer_steps
 @click.option("--data", default="bsd68", show_default=True,
               help="Validation images: bsd68, or a folder (CT slices for CT tasks); reported sets are refused.")
 @click.option("--limit", type=click.IntRange(1), default=4, show_default=True, help="Images used.")
-@click.option("--crop", type=click.IntRange(8), default=None,
-              help="Centre-crop every image to N x N pixels first [default: whole images].")
+@crop_option
 @click.option("--prior", default=None, help="A prior's name or NAME.pt path [default: the task family's].")
 @click.option("--seed", type=click.IntRange(0, 2 ** 63 - 1), default=0, show_default=True)
 @device_option

@@ -46,4 +46,6 @@ def initial_estimate(operator, y: torch.Tensor, how: str, x_shape, *, prior_mean
         return operator.A_adjoint(y).clamp(0, 1)
     if how == "dagger":
         return (mean + operator.A_dagger(y - operator.A(mean))).clamp(0, 1)
-    raise InputError(f"unknown warm start {how!r}; choose baseline, harmonic, dagger, fbp, adjoint or none")
+    from scoreinv.solve.settings import WARM_STARTS
+
+    raise InputError(f"unknown warm start {how!r}; choose {', '.join(WARM_STARTS)}")
