@@ -310,12 +310,9 @@ def main(argv=None) -> None:
         report = run(candidates, task=args.task, picture=args.picture, size=args.size, index=args.index,
                      repeats=args.repeats, prior=args.prior, log=lambda line: print(line, file=sys.stderr))
         text = markdown(report)
-        print(text)
-        print(f"({time.monotonic() - started:.0f} s)", file=sys.stderr)
-        if args.markdown:
-            from scoreinv.bench.docs_section import module_command, write_section
+        from scoreinv.bench.docs_section import publish
 
-            write_section(args.markdown, args.section, command=module_command(parser.prog, argv), table=text)
+        publish(text, started=started, prog=parser.prog, argv=argv, markdown=args.markdown, section=args.section)
     except InputError as error:
         parser.exit(1, f"error: {error}\n")
 

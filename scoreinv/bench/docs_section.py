@@ -46,6 +46,17 @@ def module_command(prog: str, argv=None) -> str:
     return f"{prog} {shlex.join(sys.argv[1:] if argv is None else argv)}".strip()
 
 
+def publish(text: str, *, started: float, prog: str, argv=None, markdown=None, section=None) -> None:
+    """Print a ``python -m`` benchmark's table and its run time (stderr, from the ``time.monotonic()`` reading
+    ``started``), and with ``markdown`` write it into that page's ``section`` under its command line."""
+    import time
+
+    print(text)
+    print(f"({time.monotonic() - started:.0f} s)", file=sys.stderr)
+    if markdown:
+        write_section(markdown, section, command=module_command(prog, argv), table=text)
+
+
 def check_section(page, section: str) -> None:
     """One-line InputError unless ``page`` exists and holds the markers of ``section`` exactly once each (checked
     before a benchmark starts, so that a long run never ends on a typo)."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import sys
 import time
 
 import torch
@@ -116,12 +115,9 @@ def main(argv=None) -> None:
         started = time.monotonic()
         text = table(run(images=args.images, ct_images=args.ct_images, sigmas=args.sigmas,
                          ct_sigmas=args.ct_sigmas, seed=args.seed))
-        print(text)
-        print(f"({time.monotonic() - started:.0f} s)", file=sys.stderr)
-        if args.markdown:
-            from scoreinv.bench.docs_section import module_command, write_section
+        from scoreinv.bench.docs_section import publish
 
-            write_section(args.markdown, args.section, command=module_command(parser.prog, argv), table=text)
+        publish(text, started=started, prog=parser.prog, argv=argv, markdown=args.markdown, section=args.section)
     except InputError as error:
         parser.exit(1, f"error: {error}\n")
 
