@@ -24,6 +24,8 @@ from scoreinv.errors import InputError
 @click.option("--base", type=click.IntRange(4), default=32, show_default=True, help="U-Net width at full resolution.")
 @click.option("--mults", default="1,2,4,8", show_default=True, help="Channel multipliers per level.")
 @click.option("--blocks", type=click.IntRange(1), default=1, show_default=True, help="Residual blocks per level.")
+@click.option("--unshuffle", type=click.Choice(["1", "2", "4"]), default="1", show_default=True,
+              help="Pixel-unshuffle stem: the U-Net runs at 1/N the resolution (2: a quarter of the FLOPs).")
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp16", "fp32"]), default="auto", show_default=True,
               help="Autocast dtype of the network; auto: bf16 where the device has it natively, else fp32.")
 @click.option("--seed", type=SEED, default=0, show_default=True)
@@ -41,8 +43,8 @@ from scoreinv.errors import InputError
                    "statistics; --blocks may be larger (new blocks start as the identity).")
 @click.option("--resume", is_flag=True, help="Continue OUT/NAME exactly (its stored settings; --steps may grow).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train_command(data, name, channels, kind, crop, batch, steps, lr, warmup, base, mults, blocks, precision, seed, out,
-                  checkpoint_minutes, checkpoint_steps, device, threads, init_from, resume, quiet):
+def train_command(data, name, channels, kind, crop, batch, steps, lr, warmup, base, mults, blocks, unshuffle,
+                  precision, seed, out, checkpoint_minutes, checkpoint_steps, device, threads, init_from, resume, quiet):
     """Train a score prior by denoising score matching on folders of images.
 
     \b
@@ -72,6 +74,7 @@ def train_command(data, name, channels, kind, crop, batch, steps, lr, warmup, ba
             raise InputError(f"--mults must be comma-separated integers such as 1,2,4,8, got {mults!r}") from None
         config = TrainConfig(data=list(data), name=name, channels=channels, kind=kind, crop=crop, batch=batch,
                              steps=steps or 40000, lr=lr, warmup=warmup, base=base, mults=mults_tuple, blocks=blocks,
+                             unshuffle=int(unshuffle),
                              precision=precision, seed=seed, out=out, checkpoint_minutes=checkpoint_minutes,
                              checkpoint_steps=checkpoint_steps, device=device, threads=threads,
                              init_from=init_from)

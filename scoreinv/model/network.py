@@ -59,15 +59,20 @@ class UNet(nn.Module):
         mults: channel multiplier per level; the image is halved ``len(mults) - 1`` times.
         blocks: residual blocks per level on each side.
         emb_dim: width of the noise embedding.
+        unshuffle: pixel-unshuffle factor of the stem (1: none). With 2 the U-Net runs at half the resolution on
+            4 C channels and a pixel shuffle restores the image (Shi et al. 2016), a quarter of the FLOPs a call.
     """
 
     def __init__(self, *, channels: int = 1, base: int = 32, mults: tuple = (1, 2, 4), blocks: int = 2,
-                 emb_dim: int = 128):
+                 emb_dim: int = 128, unshuffle: int = 1):
         super().__init__()
         self.config = dict(channels=channels, base=base, mults=tuple(mults), blocks=blocks, emb_dim=emb_dim)
-        self.factor = 2 ** (len(mults) - 1)
+        if unshuffle != 1:
+            self.config["unshuffle"] = unshuffle  # absent from the cards of priors without the stem
+        self.unshuffle = unshuffle
+        self.factor = unshuffle * 2 ** (len(mults) - 1)
         self.embed = NoiseEmbedding(emb_dim)
-        self.stem = nn.Conv2d(channels, base, 3, padding=1)
+        self.stem = nn.Conv2d(channels * unshuffle ** 2, base, 3, padding=1)
         widths = [base * m for m in mults]
 
         self.down = nn.ModuleList()
@@ -99,7 +104,7 @@ class UNet(nn.Module):
                 c = widths[level - 1]
 
         self.head_norm = nn.GroupNorm(min(8, c // 4), c)
-        self.head = nn.Conv2d(c, channels, 3, padding=1)
+        self.head = nn.Conv2d(c, channels * unshuffle ** 2, 3, padding=1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
@@ -112,6 +117,8 @@ class UNet(nn.Module):
         emb = self.embed(c_noise)
 
         # Encoder
+        if self.unshuffle != 1:
+            x = F.pixel_unshuffle(x, self.unshuffle)
         h = self.stem(x)
         skips = []
         for level, level_blocks in enumerate(self.down):
@@ -133,7 +140,8 @@ class UNet(nn.Module):
             if i < len(self.upsample):
                 h = self.upsample[i](F.interpolate(h, scale_factor=2.0, mode="nearest"))
 
-        return self.head(F.silu(self.head_norm(h)))
+        out = self.head(F.silu(self.head_norm(h)))
+        return F.pixel_shuffle(out, self.unshuffle) if self.unshuffle != 1 else out
 
 
 def _pad_to_multiple(x: torch.Tensor, factor: int) -> torch.Tensor:

@@ -28,6 +28,7 @@ class TrainConfig:
     base: int = 32
     mults: tuple = (1, 2, 4, 8)
     blocks: int = 1
+    unshuffle: int = 1             # pixel-unshuffle factor of the network's stem (1: none)
     precision: str = "auto"        # autocast dtype of the network: "bf16", "fp16", "fp32", or "auto" (bf16 where native)
     sigma_min: float = SIGMA_MIN
     p_mean: float = -1.9           # log-normal part of the σ distribution, ln([0, 1] units)

@@ -104,7 +104,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
 
     # Model, EMA and optimiser
     torch.manual_seed(config.seed)  # the initial weights; every later random number comes from step_generator
-    net = UNet(channels=config.channels, base=config.base, mults=tuple(config.mults), blocks=config.blocks)
+    net = UNet(channels=config.channels, base=config.base, mults=tuple(config.mults), blocks=config.blocks,
+               unshuffle=config.unshuffle)
     if source is not None:
         grow_into(net, source["ema"])
     net = net.to(device, memory_format=torch.channels_last)  # oneDNN's fast layout on CPU

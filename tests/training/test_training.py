@@ -250,3 +250,42 @@ def test_a_duplicate_name_is_one_line(cli, data_dir, tmp_path):
 def test_bad_training_input_is_one_line(cli, data_dir, tmp_path, args, fragment):
     args = [a.format(data=data_dir, missing=tmp_path / "missing") for a in args]
     one_line_error(cli("train", *args, "--name", "bad", "--out", tmp_path / "runs", "--quiet"), fragment)
+
+
+# A pixel-unshuffle stem (--unshuffle 2: the U-Net at half the resolution)
+
+def test_unshuffle_network_takes_any_size_for_a_quarter_of_the_flops():
+    from torch.utils.flop_counter import FlopCounterMode
+    torch.manual_seed(0)
+    plain, stem = UNet(base=8, mults=(1, 2), blocks=1), UNet(base=8, mults=(1, 2), blocks=1, unshuffle=2)
+    for p in stem.parameters():
+        torch.nn.init.normal_(p, std=0.1)  # the zero-initialised head would hide a wrong shape
+    x = torch.randn(2, 1, 37, 22)
+    y = stem(x, torch.zeros(2))
+    assert y.shape == x.shape and torch.isfinite(y).all() and stem.factor == 4 and stem.config["unshuffle"] == 2
+    assert "unshuffle" not in plain.config  # cards of priors without the stem stay as they were
+    flops = []
+    for net in (plain, stem):
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            net(torch.randn(1, 1, 64, 64), torch.zeros(1))
+        flops.append(counter.get_total_flops())
+    assert 0.2 < flops[1] / flops[0] < 0.3
+
+
+def test_unshuffle_run_trains_resumes_and_exports(cli, data_dir, tmp_path):
+    out = tmp_path / "runs"
+    result = cli("train", data_dir, "--name", "u2", "--out", out, "--steps", "3", "--unshuffle", "2", *TINY)
+    assert result.exit_code == 0, result.output
+    config = resumed_config(str(out), "u2", steps=5)
+    assert config.unshuffle == 2
+    train(config, resume=True, progress=False)
+    state = load_checkpoint(out / "u2" / CHECKPOINT)
+    assert state["step"] == 5 and state["net_config"]["unshuffle"] == 2
+    from scoreinv.priors.registry import load_prior
+    path = export_prior(out / "u2" / CHECKPOINT, "u2", out=tmp_path / "priors", data_description="generated")
+    prior = load_prior(str(path), device="cpu", precision="fp32")
+    assert prior.net.unshuffle == 2
+    net = UNet(**{**state["net_config"], "mults": tuple(state["net_config"]["mults"])})
+    net.load_state_dict({k: v.half().float() for k, v in state["ema"].items()})
+    x, c = torch.rand(1, 1, 24, 24), torch.full((1,), 0.3)
+    torch.testing.assert_close(prior.net(x, c), net(x, c), rtol=1e-4, atol=1e-5)
