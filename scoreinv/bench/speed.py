@@ -137,14 +137,16 @@ def peak_memory(prior: str, *, family: str = "inpaint", size: int = 512, device=
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
-def measure_speed(prior: str = "natural-gray", *, ct_prior: str | None = "ct", size: int = 256,
-                  memory_size: int | None = 512, memory_family: str = "inpaint", repeats: int = 5, device=None,
-                  threads: int = 0, progress: bool = False, log=None) -> dict:
+def measure_speed(prior: str = "natural-gray", *, compare: str | None = None, ct_prior: str | None = "ct",
+                  size: int = 256, memory_size: int | None = 512, memory_family: str = "inpaint", repeats: int = 5,
+                  device=None, threads: int = 0, progress: bool = False, log=None) -> dict:
     """Time the default reconstruction of every task of :data:`TIMED_TASKS` and measure peak memory; returns the
     report.
 
     Args:
         prior: the natural prior (a shipped name or a NAME.pt path) for inpaint, deblur and sr.
+        compare: a second natural prior timed on the same tasks right after ``prior`` on each (old and new side by
+            side in one run; its rows carry the ratio of its seconds to ``prior``'s), or None.
         ct_prior: the CT prior for the CT tasks (skipped with a note when it cannot be loaded; None skips them).
         size: image side of the timed reconstructions, pixels.
         memory_size: image side of the peak-memory reconstruction (None: no memory figure).
@@ -174,6 +176,7 @@ def measure_speed(prior: str = "natural-gray", *, ct_prior: str | None = "ct", s
     try:
         notes = []
         natural = load_prior(prior, device=device)
+        other = load_prior(compare, device=device) if compare else None
         ct = None
         if ct_prior is None:
             notes.append("ct skipped: no CT prior given")
@@ -189,6 +192,11 @@ def measure_speed(prior: str = "natural-gray", *, ct_prior: str | None = "ct", s
                 continue
             log(f"timing {task} at {size}x{size} …")
             rows.append(measure_task(denoiser, task, size=size, repeats=repeats, device=device, progress=progress))
+            if other is not None and denoiser is natural:
+                log(f"timing {task} at {size}x{size} with {other.name} …")
+                row = measure_task(other, task, size=size, repeats=repeats, device=device, progress=progress)
+                rows.append({**row, "vs_seconds": row["seconds"] / rows[-1]["seconds"],
+                             "vs_psnr_db": row["psnr_db"] - rows[-1]["psnr_db"]})
         reference = {"dtype": str(precision_dtype(natural.precision)).removeprefix("torch."),
                      "gflops_per_second": matmul_gflops(dtype=precision_dtype(natural.precision), device=device)}
         memory = None
@@ -201,23 +209,32 @@ def measure_speed(prior: str = "natural-gray", *, ct_prior: str | None = "ct", s
                                  threads=threads or torch.get_num_threads())
     finally:
         torch.set_num_threads(previous_threads)
-    return {"prior": natural.name, "prior_sha256": natural.card.get("sha256"), "device": str(device),
+    return {"prior": natural.name, "prior_sha256": natural.card.get("sha256"),
+            "compare": None if other is None else other.name, "device": str(device),
             "threads": threads or previous_threads, "torch": torch.__version__, "size": size, "repeats": repeats,
             "rows": rows, "reference": reference, "memory": memory, "notes": notes}
 
 
 def markdown_report(report: dict) -> str:
     """The report of :func:`measure_speed` as a Markdown table with the memory figure and notes below it."""
-    lines = [f"Prior `{report['prior']}` on {report['device']} (torch {report['torch']}, threads: "
+    compare = report.get("compare")
+    priors = f"`{report['prior']}`" + (f" and `{compare}` (each task timed with both in turn)" if compare else "")
+    lines = [f"Prior {priors} on {report['device']} (torch {report['torch']}, threads: "
              f"{report['threads']}); default settings, one sample; one call = median of {2 * report['repeats']} "
              f"bare D(x, σ) calls around each reconstruction.", "",
-             "| task | size | method | NFE | total (s) | one call (s) | GFLOP/s | NFE × call (s) | overhead "
-             "| PSNR (dB) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| task | size | prior | method | NFE | total (s) | one call (s) | GFLOP a call | GFLOP/s | NFE × call (s) "
+             "| overhead | PSNR (dB) |" + (" time vs first | Δ PSNR (dB) |" if compare else ""),
+             "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+             + (" ---: | ---: |" if compare else "")]
     for row in report["rows"]:
-        lines.append(f"| {row['task']} | {row['size']} | {row['method']} | {row['nfe']} | {row['seconds']:.2f} | "
-                     f"{row['call_seconds']:.4f} | {row['gflops_per_second']:.0f} | {row['network_seconds']:.2f} | "
-                     f"{row['overhead_percent']:+.1f} % | {row['psnr_db']:.2f} |")
+        versus = ""
+        if compare:
+            versus = (f" {row['vs_seconds']:.2f} × | {row['vs_psnr_db']:+.2f} |" if "vs_seconds" in row
+                      else " – | – |")
+        lines.append(f"| {row['task']} | {row['size']} | {row['prior']} | {row['method']} | {row['nfe']} | "
+                     f"{row['seconds']:.2f} | {row['call_seconds']:.4f} | {row['call_gflop']:.1f} | "
+                     f"{row['gflops_per_second']:.0f} | {row['network_seconds']:.2f} | "
+                     f"{row['overhead_percent']:+.1f} % | {row['psnr_db']:.2f} |" + versus)
     lines += ["", flops_sentence(report)] if report["rows"] else []
     memory = report.get("memory")
     if memory:

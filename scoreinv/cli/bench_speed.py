@@ -14,6 +14,9 @@ from scoreinv.problems.measured import FAMILIES
 @click.command("speed", cls=Command)
 @click.option("--prior", default="natural-gray", show_default=True,
               help="Prior of inpaint, deblur and sr: a shipped prior's name or a NAME.pt path.")
+@click.option("--compare", default=None,
+              help="A second prior of inpaint, deblur and sr, timed on each task right after --prior (old and new "
+                   "side by side in one run).")
 @click.option("--ct-prior", default="ct", show_default=True,
               help="Prior of the CT tasks (skipped with a note when it is not there).")
 @click.option("--size", type=click.IntRange(32), default=256, show_default=True,
@@ -30,7 +33,7 @@ from scoreinv.problems.measured import FAMILIES
 @device_option
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @markdown_options
-def speed_command(prior, ct_prior, size, memory_size, memory_task, repeats, threads, json_path, device, quiet,
+def speed_command(prior, compare, ct_prior, size, memory_size, memory_task, repeats, threads, json_path, device, quiet,
                   markdown, section):
     """Time one default reconstruction per task (inpaint-random, deblur-gauss, sr4; ct-sparse and ct-limited
     when the CT prior exists) and measure peak memory; prints a Markdown table.
@@ -45,6 +48,7 @@ def speed_command(prior, ct_prior, size, memory_size, memory_task, repeats, thre
       scoreinv bench speed
       scoreinv bench speed --prior natural-gray --size 256 --memory-size 512 --json speed.json
       scoreinv bench speed --prior runs/mine.pt --memory-size 0 --device cpu --threads 2
+      scoreinv bench speed --prior natural-gray --compare natural-gray-fast   # old and new side by side
       scoreinv bench speed --repeats 3 --markdown docs/performance.md --section speed
     """
     from scoreinv.bench.docs_section import write_section
@@ -53,13 +57,14 @@ def speed_command(prior, ct_prior, size, memory_size, memory_task, repeats, thre
 
     check_markdown(markdown, section)
 
-    report = measure_speed(prior, ct_prior=ct_prior, size=size, memory_size=memory_size or None,
+    report = measure_speed(prior, compare=compare, ct_prior=ct_prior, size=size, memory_size=memory_size or None,
                            memory_family=memory_task, repeats=repeats, device=device, threads=threads,
                            progress=not quiet, log=None if quiet else lambda line: click.echo(line, err=True))
     table = markdown_report(report)
     click.echo(table, nl=False)
     if markdown:
-        command = shlex.join(["scoreinv", "bench", "speed", "--prior", prior, "--ct-prior", ct_prior, "--size",
+        command = shlex.join(["scoreinv", "bench", "speed", "--prior", prior] + (["--compare", compare] if compare else [])
+                             + ["--ct-prior", ct_prior, "--size",
                               str(size), "--memory-size", str(memory_size), "--memory-task", memory_task, "--repeats",
                               str(repeats), "--threads", str(threads)] + (["--device", device] if device else []))
         write_section(markdown, section, command=command, table=table, device=report.get("device", "cpu"))

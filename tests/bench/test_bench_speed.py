@@ -73,7 +73,7 @@ def test_speed_command_prints_a_table_and_json(tiny_priors, tmp_path):
                                                 "--size", "32", "--memory-size", "0", "--repeats", "1",
                                                 "--device", "cpu", "--json", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
-    assert "| task | size | method | NFE |" in result.stdout and "| sr4 | 32x32 |" in result.stdout
+    assert "| task | size | prior | method | NFE |" in result.stdout and "| sr4 | 32x32 |" in result.stdout
     assert "Note: ct skipped: no prior named 'no-such-prior'" in result.stdout
     report = json.loads(out.read_text())
     assert len(report["rows"]) == 3 and report["memory"] is None
@@ -82,9 +82,25 @@ def test_speed_command_prints_a_table_and_json(tiny_priors, tmp_path):
     for row in report["rows"]:
         check_row(row)
         assert row["call_gflop"] == pytest.approx(work)
-        assert f"| {row['call_seconds']:.4f} | {row['gflops_per_second']:.0f} |" in result.stdout
-    assert "| one call (s) | GFLOP/s |" in result.stdout and f"tiny-gray at 32x32: {work:.3g} GFLOP" in result.stdout
+        assert (f"| {row['call_seconds']:.4f} | {row['call_gflop']:.1f} | {row['gflops_per_second']:.0f} |"
+                in result.stdout)
+    assert "| one call (s) | GFLOP a call | GFLOP/s |" in result.stdout and f"tiny-gray at 32x32: {work:.3g} GFLOP" in result.stdout
     assert report["reference"]["dtype"] in ("float32", "bfloat16") and report["reference"]["gflops_per_second"] > 0
+
+
+def test_compare_times_a_second_prior_on_each_natural_task(tiny_priors):
+    gray = str(tiny_priors["gray"])
+    report = measure_speed(gray, compare=gray, ct_prior=None, size=32, memory_size=None, repeats=1, device="cpu")
+    assert [row["task"] for row in report["rows"]] == ["inpaint-random", "inpaint-random", "deblur-gauss",
+                                                       "deblur-gauss", "sr4", "sr4"]
+    for first, second in zip(report["rows"][::2], report["rows"][1::2]):
+        check_row(second)
+        assert "vs_seconds" not in first
+        assert second["vs_seconds"] == pytest.approx(second["seconds"] / first["seconds"])
+        assert second["vs_psnr_db"] == 0.0  # the same prior and seeds: the same reconstruction
+    table = markdown_report(report)
+    assert "each task timed with both in turn" in table and "| time vs first | Δ PSNR (dB) |" in table
+    assert table.count("| +0.00 |") == 3 and table.count("| – | – |") == 3
 
 
 def test_speed_bad_input(tiny_prior):
