@@ -188,10 +188,9 @@ class ParallelBeamCT(LinearOperator):
         """argmin_x ½‖A x − y‖² + (1/(2γ))‖x − z‖², i.e. (AᵀA + I/γ) x = Aᵀy + z/γ, by conjugate gradients
         started at z; optionally preconditioned with the circulant (c + 1/γ)⁻¹ of :meth:`normal_spectrum`.
 
-        Plain CG is the default because the samplers do better with it: when γ is large, stopping at ``max_iter``
-        leaves the ill-conditioned, noise-amplifying components near z, an implicit regularisation. Measured on
-        ct-test with the default plug-and-play sampler, preconditioning cut the iterations 2× and kept ct-sparse's
-        PSNR (39.09 dB), but lost ct-limited 0.66 dB (29.95 → 29.29), where the exact prox lets noise through.
+        Plain CG is the default: when γ is large, stopping at ``max_iter`` leaves the ill-conditioned,
+        noise-amplifying components near z, an implicit regularisation that the preconditioned (more exact) solve
+        loses on limited-angle data (measured in scoreinv's docs/performance.md, "CT conjugate-gradient budgets").
 
         Args:
             z: point (B, C, H, W) to stay close to.

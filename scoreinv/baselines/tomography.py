@@ -9,9 +9,8 @@ import torch
 from scoreinv.baselines.tv import tv_solve
 
 TV_CT_C = 0.04  # λ = c · σ_eff · ‖A‖ for TV-CT; see :func:`tv`
-# The stopping rule ‖A x − y‖ ≤ τ σ √M of CGLS and SIRT: τ = 1.0 had the best mean PSNR of CGLS over τ ∈ {1.0, 1.05,
-# 1.1} on 8 ct/*train* slices (every 9th) for both CT tasks (ct-sparse 29.48 / 29.46 / 29.46 dB, ct-limited 23.16 /
-# 23.11 / 23.07 dB); never on ct/test.
+# τ of the stopping rule ‖A x − y‖ ≤ τ σ √M of CGLS and SIRT, chosen on ct/train slices (docs/benchmarks.md, CT
+# baselines)
 DISCREPANCY_TAU = 1.0
 CGLS_MAX_ITER = 500
 SIRT_MAX_ITER = 300  # a cost cap (see :func:`sirt`)
