@@ -31,7 +31,7 @@ def write_prior(path: Path, *, weights: dict, net_config: dict, stats: dict, car
         torch.save(payload, tmp)
     card = {"name": path.stem, "file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size,
             "parameters": sum(v.numel() for v in weights.values()), "net_config": net_config,
-            "weights_dtype": "float16 (EMA weights)", "architecture": "noise-conditional U-Net, EDM preconditioning",
+            "weights_dtype": "float16 (EMA weights)", "architecture": architecture(net_config),
             "range": "images in [0, 1]; sigma in [0, 1] units", "sigma_min": stats["sigma_min"],
             "sigma_max": stats["sigma_max"], "data_mean": stats["data_mean"], "sigma_data": stats["sigma_data"],
             **card}
@@ -40,6 +40,13 @@ def write_prior(path: Path, *, weights: dict, net_config: dict, stats: dict, car
     with atomic_path(path.with_suffix(".md")) as tmp:
         tmp.write_text(card_markdown(card))
     return path
+
+
+def architecture(net_config: dict) -> str:
+    """The card's one-line description of the network ``net_config`` describes."""
+    stem = net_config.get("unshuffle", 1)
+    behind = f" behind a pixel-unshuffle ×{stem} stem" if stem != 1 else ""
+    return f"noise-conditional U-Net{behind}, EDM preconditioning"
 
 
 def export_prior(checkpoint: Path, name: str, *, out: Path | None = None, data_description: str) -> Path:

@@ -285,6 +285,7 @@ def test_unshuffle_run_trains_resumes_and_exports(cli, data_dir, tmp_path):
     path = export_prior(out / "u2" / CHECKPOINT, "u2", out=tmp_path / "priors", data_description="generated")
     prior = load_prior(str(path), device="cpu", precision="fp32")
     assert prior.net.unshuffle == 2
+    assert "pixel-unshuffle ×2 stem" in json.loads(path.with_suffix(".json").read_text())["architecture"]
     net = UNet(**{**state["net_config"], "mults": tuple(state["net_config"]["mults"])})
     net.load_state_dict({k: v.half().float() for k, v in state["ema"].items()})
     x, c = torch.rand(1, 1, 24, 24), torch.full((1,), 0.3)
