@@ -19,7 +19,7 @@ from scoreinv.io.atomic import atomic_path
 SECTION_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
-def write_section(page, section: str, *, command: str, table: str, device="cpu") -> Path:
+def write_section(page, section: str, *, command: str, table: str, device="cpu", stamp: str | None = None) -> Path:
     """Replace section ``section`` of the Markdown file ``page`` (atomically; the markers must exist once each).
 
     Args:
@@ -28,6 +28,8 @@ def write_section(page, section: str, *, command: str, table: str, device="cpu")
         command: the command line that produced ``table``.
         table: the Markdown table (or any Markdown) to put under the provenance line.
         device: the torch device the command ran on.
+        stamp: the when-and-where line (default: this process's :func:`provenance`); a table made from stored
+            results passes theirs (:func:`record_provenance`).
     """
     page = Path(page)
     check_section(page, section)
@@ -35,7 +37,7 @@ def write_section(page, section: str, *, command: str, table: str, device="cpu")
     begin, end = f"<!-- begin {section} -->", f"<!-- end {section} -->"
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
-    body = f"{begin}\nProduced by: `{command}`\n\n{provenance(device)}\n\n{table.strip()}\n{end}"
+    body = f"{begin}\nProduced by: `{command}`\n\n{stamp or provenance(device)}\n\n{table.strip()}\n{end}"
     with atomic_path(page) as tmp:
         tmp.write_text(head + body + tail)
     return page
@@ -78,6 +80,23 @@ def provenance(device="cpu") -> str:
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (f"{date}; {cpu_model()}, torch threads: {torch.get_num_threads()}, torch {torch.__version__}, "
             f"device {device}; commit {git_commit()}")
+
+
+def record_provenance(record: dict) -> str:
+    """The when-and-where line of a stored benchmark record: its run's date, processor, threads, torch, device and
+    commit; for a merged record, each part's, then the merge's date and commit."""
+    def one(date: str, machine: dict) -> str:
+        when = datetime.fromisoformat(date).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        return (f"{when}; {machine.get('cpu', machine.get('processor', 'processor not recorded'))}, torch threads: "
+                f"{machine.get('torch_threads', '?')}, torch {machine.get('torch', '?')}, device "
+                f"{machine.get('device', '?')}; commit {machine.get('commit', 'not recorded')}")
+
+    sources = record.get("sources")
+    if not sources:
+        return one(record["date"], record.get("machine", {}))
+    parts = "; ".join(f"part {i + 1}: {one(source['date'], source['machine'])}" for i, source in enumerate(sources))
+    merged = datetime.fromisoformat(record["date"]).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"Run {parts}. Merged {merged}, commit {git_commit()}"
 
 
 def cpu_model() -> str:

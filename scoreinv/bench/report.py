@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from scoreinv.bench.docs_section import cpu_model, git_commit
 from scoreinv.errors import InputError
 from scoreinv.io.atomic import atomic_path
 from scoreinv.io.json_files import read_json
@@ -36,6 +37,7 @@ def machine_info(device) -> dict:
     info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "device": str(device)}
+    info.update(cpu=cpu_model(), commit=git_commit())
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     info["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

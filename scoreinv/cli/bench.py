@@ -299,14 +299,13 @@ def _tasks_command_line(options, out: Path) -> str:
 def _report(record: dict, out: Path, *, markdown=None, section=None) -> None:
     """Print the table, the notes (stderr) and what was written; with ``markdown``, also write the table into that
     page's section under the run's command line."""
-    from scoreinv.bench.docs_section import write_section
+    from scoreinv.bench.docs_section import record_provenance, write_section
     from scoreinv.bench.report import markdown_table
 
     table = markdown_table(record["summary"])
     click.echo(table)
     if markdown:
-        write_section(markdown, section, command=record["command"], table=table,
-                      device=record.get("machine", {}).get("device", "cpu"))
+        write_section(markdown, section, command=record["command"], table=table, stamp=record_provenance(record))
         click.echo(f"wrote section {section!r} of {markdown}", err=True)
     for note in record["notes"]:
         click.echo(f"note: {note}", err=True)

@@ -168,6 +168,22 @@ def test_shards_merged_equal_one_run(grey_run, tiny_priors, tmp_path):
     assert len((tmp_path / "merged" / "results.csv").read_text().splitlines()) == 1 + 3 * methods
 
 
+def test_a_merged_table_is_stamped_with_its_parts_runs(grey_run, tmp_path):
+    _, whole, _ = grey_run
+    record = json.loads((whole / "results.json").read_text())
+    assert record["machine"]["commit"] and "torch_threads" in record["machine"]
+    earlier = {**record, "date": "2026-01-02T03:04:00+00:00",
+               "machine": {**record["machine"], "commit": "abc1234", "torch_threads": 7}}
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "results.json").write_text(json.dumps(earlier))
+    page = tmp_path / "page.md"
+    page.write_text("# page\n<!-- begin t -->\nold\n<!-- end t -->\n")
+    ok(invoke("bench", "merge", tmp_path / "old", "-o", tmp_path / "merged", "--markdown", page, "--section", "t"))
+    stamp = page.read_text().split("\n\n")[1]
+    assert stamp.startswith("Run part 1: 2026-01-02 03:04 UTC;") and "torch threads: 7" in stamp
+    assert "commit abc1234" in stamp and "Merged " in stamp
+
+
 def test_merge_extends_a_limited_run_with_later_images(grey_run, tiny_priors, tmp_path):
     data, whole, _ = grey_run
     common = ("bench", "tasks", "--tasks", GREY_TASKS, "--data", data, "--prior", tiny_priors["gray"])
