@@ -90,6 +90,11 @@ def _source_description(init_from: str) -> str:
     path = checkpoint_file(init_from)
     if not path.is_file():
         return f"{init_from} (no longer on disk)"
+    card_path = path.with_suffix(".json")
+    if path.suffix == ".pt" and card_path.is_file() and path.name != "checkpoint.pt":  # an exported prior
+        card = json.loads(card_path.read_text())
+        return (f"exported prior {card.get('name', path.stem)}: step {card.get('steps')}, "
+                f"{card.get('wall_clock_hours')} h of training before")
     source = torch.load(path, map_location="cpu", weights_only=True)
     return (f"{init_from}: step {source['step']}, {source['elapsed_seconds'] / 3600:.2f} h, "
             f"{source['config']['blocks']} residual block(s) a level")

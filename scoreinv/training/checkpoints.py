@@ -38,7 +38,14 @@ def checkpoint_file(path: str) -> Path:
 
 
 def _load_checkpoint(path: str) -> dict:
+    """What ``--init-from`` starts from: a run's checkpoint, or an exported prior (NAME.pt, e.g. a shipped one, so
+    that a later session can continue a prior whose run folder is gone); its EMA weights and data statistics."""
     checkpoint = checkpoint_file(path)
     if not checkpoint.exists():
-        raise InputError(f"{checkpoint}: no training checkpoint to start from (--init-from)")
-    return torch.load(checkpoint, map_location="cpu", weights_only=True)
+        raise InputError(f"{checkpoint}: no training checkpoint or exported prior to start from (--init-from)")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if "ema" not in state and "weights" in state:  # an exported prior: float16 EMA weights
+        stats = {k: state["stats"][k] for k in ("data_mean", "sigma_data", "sigma_max")}
+        return {"ema": {k: v.float() for k, v in state["weights"].items()}, "stats": stats,
+                "net_config": state["net_config"]}
+    return state

@@ -164,6 +164,23 @@ def test_init_from_starts_a_deeper_run_from_the_trained_weights(data_dir, tmp_pa
     assert card["init_from"].startswith(f"{out / 'small'}: step 3,") and card["steps"] == 1
 
 
+def test_init_from_an_exported_prior_continues_its_weights(data_dir, tmp_path):
+    out = tmp_path / "runs"
+    train(tiny_config(data_dir, "small", out, steps=3), progress=False)
+    exported = export_prior(out / "small" / CHECKPOINT, "small", out=tmp_path / "priors", data_description="generated")
+    source = torch.load(exported, map_location="cpu", weights_only=True)
+    config = tiny_config(data_dir, "again", out, steps=1)
+    config.init_from, config.lr = str(exported), 0.0
+    train(config, progress=False)
+    again = load_checkpoint(out / "again" / CHECKPOINT)
+    for key, value in source["weights"].items():
+        torch.testing.assert_close(again["net"][key], value.float())
+    assert again["stats"]["sigma_data"] == source["stats"]["sigma_data"]
+    card = json.loads(export_prior(out / "again" / CHECKPOINT, "again", out=tmp_path / "priors",
+                                   data_description="generated").with_suffix(".json").read_text())
+    assert card["init_from"].startswith("exported prior small: step 3,")
+
+
 def test_init_from_a_missing_run_is_one_line(cli, data_dir, tmp_path):
     result = cli("train", data_dir, "--name", "x", "--out", tmp_path, "--blocks", "2",
                  "--init-from", tmp_path / "nothing", *TINY)
