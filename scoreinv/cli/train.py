@@ -39,8 +39,8 @@ from scoreinv.errors import InputError
 @max_pixels_option
 @click.option("--threads", type=click.IntRange(0), default=0, show_default=True, help="CPU threads (0: all).")
 @click.option("--init-from", default="", type=click.Path(),
-              help="Start from a run's checkpoint (OUT/NAME or its checkpoint.pt) or an exported prior (NAME.pt): its EMA weights and data "
-                   "statistics; --blocks may be larger (new blocks start as the identity).")
+              help="Start from a run's checkpoint (OUT/NAME or its checkpoint.pt) or an exported prior (NAME.pt): "
+                   "its EMA weights and data statistics; --blocks may be larger (new blocks start as the identity).")
 @click.option("--resume", is_flag=True, help="Continue OUT/NAME exactly (its stored settings; --steps may grow).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_command(data, name, channels, kind, crop, batch, steps, lr, warmup, base, mults, blocks, unshuffle,
