@@ -49,7 +49,8 @@ def bench_group():
 @click.option("--bm3d", is_flag=True, help="Also BM3D on the same noise draws (needs pip install 'scoreinv[bm3d]'; "
                                            "free for non-commercial use only).")
 @device_option
-def denoise_command(prior, data, sigmas, limit, precision, json_path, bm3d, device):
+@markdown_options
+def denoise_command(prior, data, sigmas, limit, precision, json_path, bm3d, device, markdown, section):
     """PSNR of one call D(y, σ) on Gaussian-noised test images, beside a Gaussian filter whose width is
     chosen on training images.
 
@@ -57,18 +58,25 @@ def denoise_command(prior, data, sigmas, limit, precision, json_path, bm3d, devi
     Examples:
       scoreinv bench denoise --prior natural-gray --data set12 --sigmas 15/255,25/255,50/255
       scoreinv bench denoise --prior ct --data ct-test --sigmas 0.05
+      scoreinv bench denoise --prior natural-gray --markdown docs/training.md --section denoise-natural-gray
     """
     from scoreinv.bench.denoise_report import DENOISE_SETS, denoise_table, measure_denoising
+    from scoreinv.bench.docs_section import write_section
     from scoreinv.io.atomic import atomic_path
     from scoreinv.priors.registry import load_prior
 
+    check_markdown(markdown, section)
     denoiser = load_prior(prior, device=device, precision=precision)
     default_data, default_sigmas = DENOISE_SETS[(denoiser.card["kind"], denoiser.card["channels"])]
     report, command = measure_denoising(denoiser, prior, dataset=data or default_data,
                                         sigmas=parse_sigmas(sigmas) if sigmas else default_sigmas, limit=limit,
                                         bm3d=bm3d)
     click.echo(f"\n{command}  ({report['images']} images, {report['precision']})")
-    click.echo(denoise_table(report))
+    table = denoise_table(report)
+    click.echo(table)
+    if markdown:
+        write_section(markdown, section, command=command, device=device or "cpu",
+                      table=f"{report['images']} images, the network in {report['precision']}.\n\n{table}")
     if json_path:
         with atomic_path(json_path) as tmp:
             tmp.write_text(json.dumps(report, indent=1))

@@ -56,3 +56,26 @@ def test_missing_bm3d_is_skipped_with_a_note(tiny_prior, tmp_path, monkeypatch, 
     assert "bm3d_psnr" not in summary and "--bm3d" not in command
     assert "scoreinv[bm3d]" in capsys.readouterr().err
     assert torch.isfinite(torch.tensor(list(summary["psnr"].values()))).all()
+
+
+def test_denoise_command_writes_its_table_into_a_docs_section(tiny_prior, tmp_path):
+    from click.testing import CliRunner
+
+    from scoreinv.cli import main
+
+    page = tmp_path / "page.md"
+    page.write_text("# page\n<!-- begin d -->\nold\n<!-- end d -->\nafter\n")
+    data = pictures(tmp_path / "pics")
+    result = CliRunner().invoke(main, ["bench", "denoise", "--prior", str(tiny_prior), "--data", str(data),
+                                       "--sigmas", "0.1", "--device", "cpu", "--markdown", str(page),
+                                       "--section", "d"])
+    assert result.exit_code == 0, result.output
+    text = page.read_text()
+    assert "old" not in text and text.endswith("<!-- end d -->\nafter\n")
+    assert f"Produced by: `scoreinv bench denoise --prior {tiny_prior}" in text
+    row = [line for line in text.splitlines() if line.startswith("| 26/255 |")]  # σ = 0.1 shown as a /255 level
+    assert len(row) == 1 and row[0] in result.output
+    # a missing section is refused before any work
+    bad = CliRunner().invoke(main, ["bench", "denoise", "--prior", str(tiny_prior), "--data", str(data),
+                                    "--sigmas", "0.1", "--markdown", str(page), "--section", "nope"])
+    assert bad.exit_code != 0 and "nope" in bad.output
