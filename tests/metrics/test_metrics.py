@@ -199,7 +199,9 @@ def test_lpips_agrees_with_the_lpips_package_on_a_batch_of_two_structured_pairs(
     x, ref = torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
     ours, theirs = lpips_distance(x, ref), _package_lpips(lpips_package_model, x, ref)
     assert ours.shape == (2,) and ours.tolist() == pytest.approx(theirs.tolist(), rel=1e-5, abs=1e-8)
-    assert float(ours[1]) == pytest.approx(float(lpips_distance(x[1], ref[1])), rel=1e-6)
+    # one image of a batch scores as it does alone, to float32 rounding (oneDNN's kernels, hence the order of the
+    # sums, depend on the batch size: 1.3e-6 apart on an AVX-512 CPU)
+    assert float(ours[1]) == pytest.approx(float(lpips_distance(x[1], ref[1])), rel=1e-5)
 
 
 @needs_lpips_weights
