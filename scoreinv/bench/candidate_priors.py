@@ -1,6 +1,6 @@
 """Faster variants of a loaded prior for :mod:`scoreinv.bench.candidates`: other precisions and memory layouts,
 ``torch.compile``, int8 quantisation (dynamic on the Linear layers, static FX graph mode on the convolutions), and
-the FLOPs of a pixel-unshuffle stem for the next prior.
+the FLOPs of pixel-unshuffle-stem designs (``UNet(unshuffle=2)``).
 
 Each variant is a new :class:`~scoreinv.model.denoiser.Denoiser` (same preconditioning, statistics, name and card)
 around a changed copy of the network; the loaded prior is never modified.
@@ -197,25 +197,6 @@ def flop_shares(denoiser, shape: tuple) -> dict:
     return {"conv": conv, "linear": counter.get_total_flops() - conv, "total": counter.get_total_flops()}
 
 
-class UnshuffleUNet(nn.Module):
-    """A U-Net behind a pixel-unshuffle stem: F runs at 1/factor the resolution on factor² C channels, and a pixel
-    shuffle restores the image (a design for the next prior; used here only to count its FLOPs).
-
-    Args:
-        channels: image channels C.
-        factor: the unshuffle factor (2 halves each side).
-        **config: the :class:`~scoreinv.model.network.UNet` arguments (base, mults, blocks, emb_dim).
-    """
-
-    def __init__(self, *, channels: int = 1, factor: int = 2, **config):
-        super().__init__()
-        self.factor = factor
-        self.net = UNet(channels=channels * factor ** 2, **config)
-
-    def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
-        return F.pixel_shuffle(self.net(F.pixel_unshuffle(x, self.factor), c_noise), self.factor)
-
-
 def unshuffle_flops(config: dict, shape: tuple) -> list[dict]:
     """GFLOP of one network call on ``shape`` for the shipped U-Net ``config`` and pixel-unshuffle variants of it
     (factor 2 at the same widths, at 1.5× and 2× the base width, and one level fewer), counted on the meta device.
@@ -228,10 +209,10 @@ def unshuffle_flops(config: dict, shape: tuple) -> list[dict]:
     channels, rest = config["channels"], {k: v for k, v in config.items() if k != "channels"}
     wider = {**rest, "base": int(rest["base"] * 1.5)}
     designs = [("shipped U-Net", UNet(**config)),
-               ("unshuffle ×2, same widths", UnshuffleUNet(channels=channels, **rest)),
-               ("unshuffle ×2, base ×1.5", UnshuffleUNet(channels=channels, **wider)),
-               ("unshuffle ×2, base ×2", UnshuffleUNet(channels=channels, **{**rest, "base": 2 * rest["base"]})),
-               ("unshuffle ×2, one level fewer", UnshuffleUNet(channels=channels, **{**rest,
+               ("unshuffle ×2, same widths", UNet(channels=channels, unshuffle=2, **rest)),
+               ("unshuffle ×2, base ×1.5", UNet(channels=channels, unshuffle=2, **wider)),
+               ("unshuffle ×2, base ×2", UNet(channels=channels, unshuffle=2, **{**rest, "base": 2 * rest["base"]})),
+               ("unshuffle ×2, one level fewer", UNet(channels=channels, unshuffle=2, **{**rest,
                                                                                      "mults": rest["mults"][:-1]}))]
     rows = []
     for name, net in designs:
