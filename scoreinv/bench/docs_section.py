@@ -77,26 +77,31 @@ def check_section(page, section: str) -> None:
 
 def provenance(device="cpu") -> str:
     """One line: the UTC date, the processor, torch's version and threads, the device and the git commit."""
-    date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"{date}; {cpu_model()}, torch threads: {torch.get_num_threads()}, torch {torch.__version__}, "
-            f"device {device}; commit {git_commit()}")
+    return _stamp(datetime.now(timezone.utc), cpu=cpu_model(), threads=torch.get_num_threads(),
+                  torch_version=torch.__version__, device=device, commit=git_commit())
 
 
 def record_provenance(record: dict) -> str:
-    """The when-and-where line of a stored benchmark record: its run's date, processor, threads, torch, device and
-    commit; for a merged record, each part's, then the merge's date and commit."""
-    def one(date: str, machine: dict) -> str:
-        when = datetime.fromisoformat(date).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        return (f"{when}; {machine.get('cpu', machine.get('processor', 'processor not recorded'))}, torch threads: "
-                f"{machine.get('torch_threads', '?')}, torch {machine.get('torch', '?')}, device "
-                f"{machine.get('device', '?')}; commit {machine.get('commit', 'not recorded')}")
+    """The line of :func:`provenance` for a stored benchmark record, from its run's date and machine; for a merged
+    record, each part's, then the merge's date and commit."""
+    def run(date: str, machine: dict) -> str:
+        return _stamp(datetime.fromisoformat(date), cpu=machine.get("cpu", machine.get("processor", "processor not "
+                      "recorded")), threads=machine.get("torch_threads", "?"), torch_version=machine.get("torch", "?"),
+                      device=machine.get("device", "?"), commit=machine.get("commit", "not recorded"))
 
     sources = record.get("sources")
     if not sources:
-        return one(record["date"], record.get("machine", {}))
-    parts = "; ".join(f"part {i + 1}: {one(source['date'], source['machine'])}" for i, source in enumerate(sources))
-    merged = datetime.fromisoformat(record["date"]).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return f"Run {parts}. Merged {merged}, commit {git_commit()}"
+        return run(record["date"], record.get("machine", {}))
+    parts = "; ".join(f"part {i + 1}: {run(source['date'], source['machine'])}" for i, source in enumerate(sources))
+    return f"Run {parts}. Merged {_utc(datetime.fromisoformat(record['date']))}, commit {git_commit()}"
+
+
+def _stamp(when: datetime, *, cpu: str, threads, torch_version: str, device, commit: str) -> str:
+    return f"{_utc(when)}; {cpu}, torch threads: {threads}, torch {torch_version}, device {device}; commit {commit}"
+
+
+def _utc(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def cpu_model() -> str:
@@ -117,7 +122,9 @@ def git_commit() -> str:
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        # --no-optional-locks: a benchmark asking never takes the index lock from a commit under way
+        dirty = subprocess.run(["git", "--no-optional-locks", "-C", str(root), "status", "--porcelain",
+                                "--untracked-files=no"],
                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"

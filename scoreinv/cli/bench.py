@@ -75,7 +75,7 @@ def denoise_command(prior, data, sigmas, limit, precision, json_path, bm3d, devi
     table = denoise_table(report)
     click.echo(table)
     if markdown:
-        write_section(markdown, section, command=command, device=device or "cpu",
+        write_section(markdown, section, command=command, device=next(denoiser.parameters()).device,
                       table=f"{report['images']} images, the network in {report['precision']}.\n\n{table}")
     if json_path:
         with atomic_path(json_path) as tmp:

@@ -46,6 +46,5 @@ def _load_checkpoint(path: str) -> dict:
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     if "ema" not in state and "weights" in state:  # an exported prior: float16 EMA weights
         stats = {k: state["stats"][k] for k in ("data_mean", "sigma_data", "sigma_max")}
-        return {"ema": {k: v.float() for k, v in state["weights"].items()}, "stats": stats,
-                "net_config": state["net_config"]}
+        return {"ema": {k: v.float() for k, v in state["weights"].items()}, "stats": stats}
     return state
