@@ -34,7 +34,7 @@ class BenchOptions:
         device: "auto", "cpu", "cuda" or "cuda:N".
         steps: scoreinv's network evaluations per sample (None: each task's default).
         samples: scoreinv's posterior samples per image (their mean is scored).
-        peer_steps: the peers' iterations (None: their usual NFE, DPS 1000 and DiffPIR 100).
+        peer_steps: every peer's iterations (None: each peer's tuned NFE for the task, else its usual NFE).
         progress: draw a progress bar on stderr.
         target: "estimate" (each task's settings row) or "sample" (its posterior-sample row; one draw is scored
             when ``samples`` is 1) for scoreinv's methods.

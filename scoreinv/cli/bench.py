@@ -95,10 +95,12 @@ def denoise_command(prior, data, sigmas, limit, precision, json_path, bm3d, devi
                    "images' channels, ct for CT tasks].")
 @click.option("--all-methods", is_flag=True,
               help=f"Run every guidance method ({', '.join(METHODS)}), not only each task's default.")
-@click.option("--peers", is_flag=True, help="Also run DeepInverse's DPS and DiffPIR with the same prior "
-                                            "(needs pip install scoreinv[peers]).")
+@click.option("--peers", is_flag=True,
+              help=f"Also run DeepInverse's {', '.join(PEERS)} with the same prior, each at its knobs tuned for the "
+                   "task on validation images, else DeepInverse's defaults (needs pip install scoreinv[peers]).")
 @click.option("--peer-steps", type=click.IntRange(1), default=None,
-              help="The peers' iterations [default: their usual NFE, DPS 1000, DiffPIR 100].")
+              help="Every peer's iterations [default: each peer's tuned NFE for the task, else its usual: "
+                   + ", ".join(f"{name} {peer.usual_nfe}" for name, peer in PEERS.items()) + "].")
 @click.option("--shard", default=None,
               help="i/n: take images i, i+n, i+2n, ... (0-based) [default: RANK/WORLD_SIZE under torchrun, else "
                    "all]; combine the parts with 'scoreinv bench merge'.")
