@@ -147,9 +147,11 @@ def goal_rows(sources: list) -> list:
         with_peers = [(s, row.get("images", 0)) for s, row in own if entries(s, task, "peer")]
         peers = (estimate if estimate is not None and entries(estimate, task, "peer")
                  else choose([c for c in with_peers if c[0].target == "estimate"]) or choose(with_peers))
+        sample_peers = choose([c for c in with_peers if c[0].target == "sample" and c[0] is not peers])
         row = {"data": data, "task": task, "primary": estimate, "sample": sample, "peers": peers,
-               "target": TARGETS.get((data, task))}
-        for prefix, source in (("", estimate), ("sample_", sample), ("peer_", peers)):
+               "sample_peers": sample_peers, "target": TARGETS.get((data, task))}
+        for prefix, source in (("", estimate), ("sample_", sample), ("peer_", peers),
+                               ("sample_peer_", sample_peers)):
             if source is not None:
                 row[prefix + "scoreinv"] = scoreinv_row(source, task)
         if estimate is not None:
@@ -161,6 +163,8 @@ def goal_rows(sources: list) -> list:
             row["peer"] = best(entries(peers, task, "peer"), "psnr")
             row["lpips_peer"] = best(entries(peers, task, "peer"), "lpips", lowest=True)
             row["dps"] = next((e for e in entries(peers, task, "peer") if e["method"] == DPS), None)
+        if sample_peers is not None:
+            row["lpips_sample_peer"] = best(entries(sample_peers, task, "peer"), "lpips", lowest=True)
         rows.append(row)
     return rows
 
@@ -234,15 +238,20 @@ def share_text(nfe: float, dps_nfe: float) -> str:
 
 def lpips_verdict(row: dict) -> str:
     """LPIPS below every baseline and peer: the better of the estimate and the sample row against its own
-    record's lowest baseline, and the peers' record's scoreinv against its lowest peer; the tighter of the two."""
-    sides = [(margin(row.get("scoreinv"), row.get("lpips_baseline"), "lpips"), "estimate", row.get("lpips_baseline")),
-             (margin(row.get("sample_scoreinv"), row.get("sample_baseline"), "lpips"), "sample",
-              row.get("sample_baseline"))]
-    sides = [side for side in sides if side[0] is not None]
-    leads = [max(sides, key=lambda side: side[0])] if sides else []
-    peer = margin(row.get("peer_scoreinv"), row.get("lpips_peer"), "lpips")
-    if peer is not None:
-        leads.append((peer, "peers' record", row["lpips_peer"]))
+    record's lowest baseline, and the better of the peers' records (estimate and sample target) against their
+    lowest peer; the tighter of the two."""
+    def better(sides):
+        sides = [side for side in sides if side[0] is not None]
+        return [max(sides, key=lambda side: side[0])] if sides else []
+
+    leads = better([(margin(row.get("scoreinv"), row.get("lpips_baseline"), "lpips"), "estimate",
+                     row.get("lpips_baseline")),
+                    (margin(row.get("sample_scoreinv"), row.get("sample_baseline"), "lpips"), "sample",
+                     row.get("sample_baseline"))])
+    leads += better([(margin(row.get("peer_scoreinv"), row.get("lpips_peer"), "lpips"), "peers' record",
+                      row.get("lpips_peer")),
+                     (margin(row.get("sample_peer_scoreinv"), row.get("lpips_sample_peer"), "lpips"),
+                      "peers' sample record", row.get("lpips_sample_peer"))])
     if not leads:
         return "n/a"
     text = [f"{verdict(lead, unit='', digits=4, strict=True)} ({which} vs {other['method']})"
@@ -304,8 +313,9 @@ def nfe(entry: dict) -> str:
 def lpips_table(rows: list) -> str:
     """The LPIPS goals, one line per (data set, task)."""
     lines = ["| data | task | scoreinv estimate (images) | lowest baseline | scoreinv sample (record) | "
-             "lowest baseline there | peers' record | scoreinv there | lowest peer | below every baseline and peer |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "lowest baseline there | peers' record | scoreinv there | lowest peer | "
+             "scoreinv sample beside the peers (record) | below every baseline and peer |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in rows:
         ours, sample, there = row.get("scoreinv"), row.get("sample_scoreinv"), row.get("peer_scoreinv")
         estimate = "–" if ours is None else f"{cell(ours, 'lpips', digits=4, name=False)} ({ours.get('images', 'n/a')})"
@@ -317,8 +327,18 @@ def lpips_table(rows: list) -> str:
             cell(row.get("sample_baseline"), "lpips", digits=4),
             describe(row["peers"], there, primary=row["primary"]) if has_peers else "–",
             cell(there, "lpips", digits=4, name=False) if has_peers else "–",
-            cell(row.get("lpips_peer"), "lpips", digits=4), lpips_verdict(row)]) + " |")
+            cell(row.get("lpips_peer"), "lpips", digits=4), sample_beside_peers(row), lpips_verdict(row)]) + " |")
     return "\n".join(lines)
+
+
+def sample_beside_peers(row: dict) -> str:
+    """"0.2000 vs deepinv-x 0.2500 [record]": the sample-target record with peers, its scoreinv draw against its
+    lowest peer; "–" without such a record."""
+    ours, peer = row.get("sample_peer_scoreinv"), row.get("lpips_sample_peer")
+    if row.get("sample_peers") is None or ours is None:
+        return "–"
+    return (f"{cell(ours, 'lpips', digits=4, name=False)} vs {cell(peer, 'lpips', digits=4)} "
+            f"[{describe(row['sample_peers'], ours)}]")
 
 
 def goals_markdown(sources: list) -> str:

@@ -165,6 +165,26 @@ def test_sample_rows_count_for_lpips_against_their_own_record():
     assert row["below every baseline and peer"] == "missed by 0.0100 (sample vs tv)"
 
 
+def test_a_sample_record_with_peers_counts_for_lpips_against_its_own_peers():
+    peers = [entry("sr4", "bicubic", "baseline", 24.0, 0.48, images=2),
+             entry("sr4", "deepinv-diffpir", "peer", 24.2, 0.23, nfe=100, images=2)]
+    estimate = record(peers + [entry("sr4", "scoreinv-pnp", "scoreinv", 24.3, 0.31, nfe=10, images=2)], crop=128)
+    sample = record(peers + [entry("sr4", "scoreinv-gibbs-sample", "scoreinv", 23.5, 0.20, nfe=100, images=2)],
+                    crop=128, target="sample")
+    alone = cells(goals_markdown([source_of(estimate, label="p")]), 1, "sr4")
+    assert alone["below every baseline and peer"].startswith("missed by 0.0800 (peers' record vs deepinv-diffpir)")
+    assert alone["scoreinv sample beside the peers (record)"] == "–"
+    text = goals_markdown([source_of(estimate, label="p"), source_of(sample, label="ps")])
+    row = cells(text, 1, "sr4")
+    assert row["scoreinv sample beside the peers (record)"] == "0.2000 vs deepinv-diffpir 0.2300 [ps (sample, crop 128, 2 images)]"
+    assert "met by +0.0300 (peers' sample record vs deepinv-diffpir)" in row["below every baseline and peer"]
+    assert "peers' record vs" not in row["below every baseline and peer"]  # the better peers' side counts
+    assert cells(text, 0, "sr4")["scoreinv there"].startswith("24.30 dB")  # PSNR against peers: the estimate's
+    sample["summary"][1]["lpips"] = 0.19  # a peer under the draw: missed on that side
+    row = cells(goals_markdown([source_of(estimate, label="p"), source_of(sample, label="ps")]), 1, "sr4")
+    assert "missed by 0.0100 (peers' sample record vs deepinv-diffpir)" in row["below every baseline and peer"]
+
+
 @pytest.mark.parametrize("data,crop,limit,psnr,nfe,expected", [
     ("set12", None, None, 31.0, 24, "≥ 30.5 dB at ≤ 100 NFE: met by +0.50 dB"),
     ("set12", None, None, 30.0, 24, "≥ 30.5 dB at ≤ 100 NFE: missed by 0.50 dB"),
