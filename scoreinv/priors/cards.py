@@ -141,7 +141,8 @@ def _calibration_lines(calibration: dict) -> list[str]:
              "| target | row | levels | q̂ | settings | fitted on |", "| --- | --- | --- | --- | --- | --- |"]
     for target, rows in sorted(calibration.items()):
         for row, entry in sorted(rows.items()):
-            settings = ", ".join(f"{k}={v}" for k, v in entry["settings"].items())
+            settings = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
+                                 for k, v in entry["settings"].items())
             lines.append(f"| {target} | {row} | {', '.join(f'{level:g}' for level in entry['levels'])} | "
                          f"{', '.join(f'{q:.3f}' for q in entry['quantiles'])} | {settings} | {entry['fitted_on']} |")
     return lines
