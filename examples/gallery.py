@@ -28,10 +28,7 @@ import operators as ops
 from scoreinv.baselines import BASELINES
 from scoreinv import reconstruct
 
-try:
-    from scoreinv.io.figures import colour_map, side_by_side, sinogram_panel, std_map, upsample_nearest
-except ImportError:  # the layout before the consolidation
-    from scoreinv.io.figures import colour_map, side_by_side, sinogram_panel, std_map, upsample_nearest
+from scoreinv.io.figures import colour_map, side_by_side, sinogram_panel, std_map, upsample_nearest
 
 SIZE = 128          # image side in pixels (every panel is SIZE × SIZE)
 N_SAMPLES = 4       # posterior samples per reconstruction: their mean and their spread
