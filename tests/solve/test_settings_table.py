@@ -130,3 +130,12 @@ def test_no_row_was_tuned_on_a_reported_test_set():
     named = {name: entry.tuned_on for name, entry in ROWS.items()
              if set(part.strip() for part in entry.tuned_on.split(",")) & set(REPORTED_SETS)}
     assert named == {}
+
+
+def test_the_concepts_page_lists_each_rows_method_and_steps():
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "concepts.md").read_text()
+    listed = dict(re.findall(r"^\| `([a-z-]+)` \|.*\| ([a-z]+, \d+) \|$", page, flags=re.M))
+    assert listed == {name: f"{row.settings.method}, {row.settings.steps}" for name, row in ROWS.items()}
