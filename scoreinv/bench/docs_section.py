@@ -117,14 +117,15 @@ def cpu_model() -> str:
 
 
 def git_commit() -> str:
-    """The checkout's short commit, with "+changes" when the work tree differs from it; "unknown" outside git."""
+    """The checkout's short commit, with "+changes" when the work tree differs from it outside docs/ (where the
+    benchmarks write their own tables); "unknown" outside git."""
     root = Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, timeout=10, check=True).stdout.strip()
         # --no-optional-locks: a benchmark asking never takes the index lock from a commit under way
         dirty = subprocess.run(["git", "--no-optional-locks", "-C", str(root), "status", "--porcelain",
-                                "--untracked-files=no"],
+                                "--untracked-files=no", "--", ".", ":(exclude)docs"],
                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
