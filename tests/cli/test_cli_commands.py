@@ -82,11 +82,15 @@ def test_solve_eta_and_prior_weight_reach_the_sampler(cli, tiny_prior, write_pic
     picture = write_picture("clean.png", 32, 48)
     ok(cli("solve", "--task", "deblur-gauss", "--simulate", picture, "--prior", tiny_prior, "-o", "row.png", *FAST))
     row = sidecar(tmp_path / "row.json")["settings"]
-    assert (row["defaults_row"], row["eta"], row["prior_weight"]) == ("deblur-lowpass", 1.0, 0.23)
+    from scoreinv.solve.settings import ROWS
+
+    own = ROWS["deblur-lowpass"].settings
+    assert (row["defaults_row"], row["eta"], row["prior_weight"]) == ("deblur-lowpass", own.eta, own.prior_weight)
+    assert own.eta != 0.5 and own.prior_weight != 0.5  # so that both overrides show
     ok(cli("solve", "--task", "deblur-gauss", "--simulate", picture, "--prior", tiny_prior, "-o", "set.png",
-           "--eta", "0", "--prior-weight", "0.5", *FAST))
+           "--eta", "0.5", "--prior-weight", "0.5", *FAST))
     chosen = sidecar(tmp_path / "set.json")["settings"]
-    assert (chosen["eta"], chosen["prior_weight"]) == (0.0, 0.5)
+    assert (chosen["eta"], chosen["prior_weight"]) == (0.5, 0.5)
     assert digest(tmp_path / "set.png") != digest(tmp_path / "row.png")
     for bad in (["--eta", "1.5"], ["--prior-weight", "0"]):
         result = cli("solve", "--task", "deblur-gauss", "--simulate", picture, "--prior", tiny_prior, *bad, *FAST)
