@@ -8,17 +8,19 @@ def ok(result):
     return result
 
 
-def one_line_error(result, *fragments, notes_allowed: bool = False) -> str:
-    """Check a failure: non-zero exit, no traceback, exactly one ``Error: …`` line on stderr (the last one; with
-    ``notes_allowed``, ``note:`` / ``warning:`` lines may come before it); returns that line."""
+def one_line_error(result, *fragments, notes_allowed: bool = False, usage_allowed: bool = False) -> str:
+    """Check a failure: non-zero exit, no traceback, exactly one ``Error: …`` line on stderr, the last one, holding
+    every fragment; before it only ``note:`` / ``warning:`` lines (with ``notes_allowed``) and click's ``Usage:`` /
+    ``Try …`` lines (with ``usage_allowed``) may come. Returns that line."""
     assert result.exit_code != 0, result.output
     assert isinstance(result.exception, SystemExit), f"uncaught exception: {result.exception!r}"
     assert "Traceback" not in result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("Error:")]
     assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
-    if not notes_allowed:
-        assert len(lines) == 1, result.stderr
+    allowed = (("note:", "warning:") if notes_allowed else ()) + (("Usage:", "Try ") if usage_allowed else ())
+    others = [line for line in lines[:-1] if not line.startswith(allowed)] if allowed else lines[:-1]
+    assert not others, result.stderr
     for fragment in fragments:
         assert fragment in errors[0], errors[0]
     return errors[0]

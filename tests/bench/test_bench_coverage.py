@@ -38,6 +38,8 @@ def test_coverage_runs_on_tiny_images(cli, tiny_priors, tmp_path):
     assert row.images == 2 and row.samples == 3 and 0 < row.pixels < 2 * 24 * 24
     assert all(0 <= v <= 1 for v in (row.quantile50, row.quantile90, row.std50, row.std90))
     assert row.std50 <= row.std90 and row.quantile50 <= row.quantile90 and row.rms_z > 0
+    for pooled, (lowest, highest) in ((row.interval50, row.interval50_images), (row.interval90, row.interval90_images)):
+        assert lowest <= pooled <= highest  # the pooled coverage is a pixel-weighted mean of the images'
     result = ok(cli("bench", "coverage", "--tasks", "sr4", "--data", folder, "--limit", "1", "--samples", "2",
                     "--prior", tiny_priors["gray"], "--device", "cpu"))
     assert "| sr4 | sample | 1 × 2 |" in result.stdout

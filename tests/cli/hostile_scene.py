@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 import operators as ops
+from cli_checks import one_line_error
 from conftest import smooth_picture, write_tiny_prior
 
 SIZE = 16
@@ -68,13 +69,4 @@ def snapshot(root: Path) -> dict:
 def refused(result, fragment: str = "") -> str:
     """A refusal: non-zero exit, no traceback, one ``Error: …`` line, the last, holding ``fragment``; other lines
     may only be click's usage lines, notes and warnings."""
-    assert result.exit_code != 0, result.output
-    assert isinstance(result.exception, SystemExit), f"uncaught exception: {result.exception!r}"
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error:")]
-    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
-    others = [line for line in lines[:-1] if not line.startswith(("Usage:", "Try ", "note:", "warning:"))]
-    assert not others, result.stderr
-    assert fragment in errors[0], errors[0]
-    return errors[0]
+    return one_line_error(result, fragment, notes_allowed=True, usage_allowed=True)
