@@ -85,7 +85,7 @@ def sampled_images(task_name: str, *, data: str, limit: int, n_samples: int, tar
     if crop is not None and crop < 16:
         raise InputError(f"--crop must be at least 16 pixels, got {crop}")
     task, images, denoiser, device = task_images_and_prior(task_name, data=data, limit=limit, device=device,
-                                                           prior=prior)
+                                                           prior=prior, target=target)
     for i, (_, image) in enumerate(images):
         operator, y, truth = simulate(task, centre_crop(image, crop), index=i, seed=seed)
         result = reconstruct(y, operator, prior=denoiser, n_samples=n_samples, target=target, seed=seed + i,

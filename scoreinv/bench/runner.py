@@ -81,15 +81,16 @@ class Scorer:
                 for k, v in values.items()}
 
 
-def methods_for(task: Task, options: BenchOptions, denoiser, *, device) -> list:
+def methods_for(task: Task, options: BenchOptions, denoiser, *, device, peer_denoiser=None) -> list:
     """The benchmark's methods for one task: its classical baselines, scoreinv's default (or every guidance method
     with ``all_methods``), and the peers with ``peers`` (when DeepInverse imports).
 
     Args:
         task: the task.
         options: the benchmark options.
-        denoiser: the prior for this task.
+        denoiser: the prior of scoreinv's methods on this task.
         device: the resolved torch device.
+        peer_denoiser: the prior that drives the peers (None: ``denoiser``).
     """
     from scoreinv.baselines import baselines_for
     from scoreinv.sampling.methods import METHODS
@@ -111,7 +112,8 @@ def methods_for(task: Task, options: BenchOptions, denoiser, *, device) -> list:
         from scoreinv.bench.peers import peers_for, skip_note
 
         if skip_note() is None:
-            methods += [Method(f"deepinv-{name}", "peer", _peer_runner(name, denoiser, task, options, device))
+            methods += [Method(f"deepinv-{name}", "peer", _peer_runner(name, peer_denoiser or denoiser, task, options,
+                                                                              device))
                         for name in peers_for(task)[0]]
     return methods
 
@@ -169,10 +171,21 @@ class Priors:
     def __init__(self, name: str | None, device):
         self.name, self.device, self.loaded = name, device, {}
 
-    def for_task(self, task: Task, channels: int):
-        """The prior for ``task`` on ``channels``-channel images."""
+    def for_task(self, task: Task, image, *, target: str = "estimate"):
+        """The prior of scoreinv's methods on ``task`` for images like ``image`` (C, H, W; None: grey): ``--prior``,
+        else the one ``reconstruct`` runs by default on the task's row and ``target``."""
+        from scoreinv.bench.tune import task_default_prior
+
+        if self.name or image is None:
+            return self.for_peers(task, image)
+        return self.get(task_default_prior(task, image, target=target))
+
+    def for_peers(self, task: Task, image):
+        """The prior that drives the peers: ``--prior``, else the image type's default prior (the largest shipped
+        network of its kind, whichever a row of scoreinv runs)."""
         from scoreinv.priors.registry import default_prior
 
+        channels = 1 if image is None or task.family == "ct" else image.shape[0]
         return self.get(self.name or default_prior(task.family, channels))
 
     def get(self, name: str):
@@ -203,7 +216,9 @@ def run_benchmark(options: BenchOptions) -> BenchRun:
     chosen = [(i, *images[i]) for i in shard_indices(len(images), options.shard)]
     _check_channels(tasks, chosen)
     run = BenchRun(rows=[], images=[{"index": i, "name": name} for i, name, _ in chosen])
-    plan = {task.name: methods_for(task, options, priors.for_task(task, _channels(chosen)), device=device)
+    image = chosen[0][2] if chosen else None
+    plan = {task.name: methods_for(task, options, priors.for_task(task, image, target=options.target), device=device,
+                                   peer_denoiser=priors.for_peers(task, image))
             for task in tasks}
     bar = Progress(len(chosen) * sum(len(m) for m in plan.values()), desc="bench", enabled=options.progress)
     scorer = Scorer()
@@ -216,10 +231,6 @@ def run_benchmark(options: BenchOptions) -> BenchRun:
     run.notes += _notes(options, scorer)
     run.rows = sort_rows(run.rows, list(options.tasks))
     return run
-
-
-def _channels(chosen: list) -> int:
-    return chosen[0][2].shape[0] if chosen else 1
 
 
 def _check_channels(tasks: list, chosen: list) -> None:

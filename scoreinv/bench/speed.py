@@ -32,6 +32,7 @@ TIMED_TASKS = ("inpaint-random", "deblur-gauss", "sr4", "ct-sparse", "ct-limited
 PICTURES = {"natural": "skimage:camera", "ct": "skimage:shepp_logan_phantom"}
 MIN_SIZE = 32  # the default deblur kernel is 25 x 25 and sr divides by 4
 CALL_SIGMA = 0.1  # σ of the bare network calls (the cost does not depend on it)
+DEFAULT = "default"  # the prior argument that times each task with the prior reconstruct picks for it
 
 
 def speed_problem(task: str, size: int, *, channels: int = 1, seed: int = 0):
@@ -137,14 +138,28 @@ def peak_memory(prior: str, *, family: str = "inpaint", size: int = 512, device=
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
-def measure_speed(prior: str = "natural-gray", *, compare: str | None = None, ct_prior: str | None = "ct",
+def task_prior(prior: str, task: str, size: int) -> str:
+    """The natural prior timed on ``task``: ``prior``, or with ``prior="default"`` the one ``reconstruct`` runs on
+    the task's row when none is named (:func:`scoreinv.solve.row_priors.default_prior_for`)."""
+    from scoreinv.solve.row_priors import default_prior_for
+    from scoreinv.solve.rows import row_of
+
+    if prior != DEFAULT:
+        return prior
+    operator, _, truth = speed_problem(task, size)
+    return default_prior_for(row_of(operator), target="estimate", family=operator.family,
+                             channels=truth.shape[1])
+
+
+def measure_speed(prior: str = DEFAULT, *, compare: str | None = None, ct_prior: str | None = "ct",
                   size: int = 256, memory_size: int | None = 512, memory_family: str = "inpaint", repeats: int = 5,
                   device=None, threads: int = 0, progress: bool = False, log=None) -> dict:
     """Time the default reconstruction of every task of :data:`TIMED_TASKS` and measure peak memory; returns the
     report.
 
     Args:
-        prior: the natural prior (a shipped name or a NAME.pt path) for inpaint, deblur and sr.
+        prior: the natural prior (a shipped name or a NAME.pt path) for inpaint, deblur and sr, or "default":
+            each task's default (:func:`task_prior`).
         compare: a second natural prior timed on the same tasks right after ``prior`` on each (old and new side by
             side in one run; its rows carry the ratio of its seconds to ``prior``'s), or None.
         ct_prior: the CT prior for the CT tasks (skipped with a note when it cannot be loaded; None skips them).
@@ -174,8 +189,15 @@ def measure_speed(prior: str = "natural-gray", *, compare: str | None = None, ct
     if threads:
         torch.set_num_threads(threads)
     try:
-        notes = []
-        natural = load_prior(prior, device=device)
+        notes, loaded = [], {}
+
+        def natural_for(task: str):
+            name = task_prior(prior, task, size)
+            if name not in loaded:
+                loaded[name] = load_prior(name, device=device)
+            return loaded[name]
+
+        natural = natural_for(TIMED_TASKS[0])
         other = load_prior(compare, device=device) if compare else None
         ct = None
         if ct_prior is None:
@@ -187,12 +209,13 @@ def measure_speed(prior: str = "natural-gray", *, compare: str | None = None, ct
                 notes.append(f"ct skipped: {error}")
         rows = []
         for task in TIMED_TASKS:
-            denoiser = ct if get_task(task).family == "ct" else natural
+            is_natural = get_task(task).family != "ct"
+            denoiser = natural_for(task) if is_natural else ct
             if denoiser is None:
                 continue
             log(f"timing {task} at {size}x{size} …")
             rows.append(measure_task(denoiser, task, size=size, repeats=repeats, device=device, progress=progress))
-            if other is not None and denoiser is natural:
+            if other is not None and is_natural:
                 log(f"timing {task} at {size}x{size} with {other.name} …")
                 row = measure_task(other, task, size=size, repeats=repeats, device=device, progress=progress)
                 rows.append({**row, "vs_seconds": row["seconds"] / rows[-1]["seconds"],
@@ -201,7 +224,7 @@ def measure_speed(prior: str = "natural-gray", *, compare: str | None = None, ct
                      "gflops_per_second": matmul_gflops(dtype=precision_dtype(natural.precision), device=device)}
         memory = None
         if memory_size is not None:
-            memory_prior = ct_prior if memory_family == "ct" else prior
+            memory_prior = ct_prior if memory_family == "ct" else task_prior(prior, DEFAULT_TASK[memory_family], size)
             if memory_prior is None:
                 raise InputError("the ct peak-memory measurement needs a CT prior")
             log(f"peak memory of {memory_family} at {memory_size}x{memory_size} …")
@@ -209,7 +232,8 @@ def measure_speed(prior: str = "natural-gray", *, compare: str | None = None, ct
                                  threads=threads or torch.get_num_threads())
     finally:
         torch.set_num_threads(previous_threads)
-    return {"prior": natural.name, "prior_sha256": natural.card.get("sha256"),
+    return {"prior": "each task's default" if prior == DEFAULT else natural.name,
+            "prior_sha256": None if prior == DEFAULT else natural.card.get("sha256"),
             "compare": None if other is None else other.name, "device": str(device),
             "threads": threads or previous_threads, "torch": torch.__version__, "size": size, "repeats": repeats,
             "rows": rows, "reference": reference, "memory": memory, "notes": notes}
@@ -218,7 +242,7 @@ def measure_speed(prior: str = "natural-gray", *, compare: str | None = None, ct
 def markdown_report(report: dict) -> str:
     """The report of :func:`measure_speed` as a Markdown table with the memory figure and notes below it."""
     compare = report.get("compare")
-    priors = f"`{report['prior']}`" + (f" and `{compare}` (each task timed with both in turn)" if compare else "")
+    priors = (report["prior"] if report["prior"] == "each task's default" else f"`{report['prior']}`") + (f" and `{compare}` (each task timed with both in turn)" if compare else "")
     lines = [f"Prior {priors} on {report['device']} (torch {report['torch']}, threads: "
              f"{report['threads']}); default settings, one sample; one call = median of {2 * report['repeats']} "
              f"bare D(x, σ) calls around each reconstruction.", "",

@@ -13,7 +13,7 @@ from scoreinv.errors import InputError
 
 REPORTED_SETS = ("set12", "cbsd68", "ct-test")
 KNOBS = {"steps": int, "sigma_start": float, "sigma_end": float, "eta": float, "prior_weight": float,
-         "cg_effort": float, "method": str, "warm_start": str, "target": str}
+         "cg_effort": float, "method": str, "warm_start": str, "target": str, "prior": str}
 OWN_LABEL = {None: "the row's own", "peer": "DeepInverse's defaults"}
 
 
@@ -92,10 +92,15 @@ def tune(task_name: str, grid: list[dict], *, data: str = "bsd68", limit: int = 
     from scoreinv.problems.tasks import simulate
 
     refuse_reported(data)
-    task, images, denoiser, device = task_images_and_prior(task_name, data=data, limit=limit, device=device,
-                                                           prior=prior, crop=crop)
-    run = (_reconstruct_runner(denoiser, device) if peer is None else
-           _peer_runner(peer, task, denoiser, device, steps=peer_steps))
+    from scoreinv.model.devices import resolve_device
+
+    task, images = task_images(task_name, data=data, limit=limit, crop=crop)
+    device = resolve_device(device)
+    if peer is None:
+        run = _reconstruct_runner(_priors_by_point(grid, task, images[0][1], prior=prior, device=device), device)
+    else:
+        run = _peer_runner(peer, task, _peer_prior(task, images[0][1], prior=prior, device=device), device,
+                           steps=peer_steps)
     scorer = Scorer()
     problems = [simulate(task, image, index=i, seed=seed) for i, (_, image) in enumerate(images)]
     candidates = []
@@ -113,12 +118,38 @@ def tune(task_name: str, grid: list[dict], *, data: str = "bsd68", limit: int = 
     return candidates
 
 
-def _reconstruct_runner(denoiser, device):
-    """run(y, operator, seed, overrides) → (x on the CPU, NFE) by ``reconstruct`` with the overrides."""
+def point_key(overrides: dict) -> tuple:
+    """(target, prior override or None) of a grid point: what decides the prior it runs on."""
+    return overrides.get("target", "estimate"), overrides.get("prior")
+
+
+def _priors_by_point(grid: list[dict], task, image, *, prior: str | None, device) -> dict:
+    """{:func:`point_key`: loaded prior} for the grid's points: a point's ``prior=``, else ``prior``, else the
+    default of the point's target (each distinct prior loaded once)."""
+    from scoreinv.priors.registry import load_prior
+
+    names = {point_key(o): o.get("prior") or prior or task_default_prior(task, image, target=point_key(o)[0])
+             for o in grid}
+    loaded = {name: load_prior(name, device=device) for name in set(names.values())}
+    return {key: loaded[name] for key, name in names.items()}
+
+
+def _peer_prior(task, image, *, prior: str | None, device):
+    """The prior that drives a peer: ``prior``, else the image type's default (as ``scoreinv bench tasks --peers``)."""
+    from scoreinv.priors.registry import default_prior, load_prior
+
+    channels = 1 if task.family == "ct" else image.shape[0]
+    return load_prior(prior or default_prior(task.family, channels), device=device)
+
+
+def _reconstruct_runner(priors: dict, device):
+    """run(y, operator, seed, overrides) → (x on the CPU, NFE) by ``reconstruct`` with the overrides, on
+    ``priors[point_key(overrides)]``."""
     from scoreinv import reconstruct
 
     def run(y, operator, seed, overrides):
-        result = reconstruct(y, operator, prior=denoiser, seed=seed, device=device, **overrides)
+        settings = {k: v for k, v in overrides.items() if k != "prior"}
+        result = reconstruct(y, operator, prior=priors[point_key(overrides)], seed=seed, device=device, **settings)
         return result.mean.cpu(), result.nfe
     return run
 
@@ -138,7 +169,7 @@ def _peer_runner(peer: str, task, denoiser, device, *, steps: int | None = None)
 
 
 def task_images_and_prior(task_name: str, *, data: str, limit: int, device=None, prior: str | None = None,
-                          crop: int | None = None):
+                          crop: int | None = None, target: str = "estimate"):
     """(task, images, denoiser, device) for a bench run: the task, the first ``limit`` images of ``data`` (CT
     slices for CT tasks), its prior (default: the family's shipped one) on the resolved device.
 
@@ -149,20 +180,41 @@ def task_images_and_prior(task_name: str, *, data: str, limit: int, device=None,
         device: torch device (None: CUDA if available).
         prior: a prior's name or path, or None.
         crop: centre-crop each image to crop × crop pixels (None: whole images).
+        target: the target whose default prior is loaded when ``prior`` is None.
     """
-    from scoreinv.io.datasets import load_images
     from scoreinv.model.devices import resolve_device
-    from scoreinv.priors.registry import default_prior, load_prior
+    from scoreinv.priors.registry import load_prior
+
+    task, images = task_images(task_name, data=data, limit=limit, crop=crop)
+    device = resolve_device(device)
+    return task, images, load_prior(prior or task_default_prior(task, images[0][1], target=target),
+                                    device=device), device
+
+
+def task_images(task_name: str, *, data: str, limit: int, crop: int | None = None):
+    """(task, [(name, image (C, H, W))]): the task and the first ``limit`` images of ``data`` (CT slices for CT
+    tasks), centre-cropped to ``crop`` × ``crop`` pixels when given. Arguments as :func:`task_images_and_prior`."""
+    from scoreinv.io.datasets import load_images
     from scoreinv.problems.tasks import get_task
 
     task = get_task(task_name)
-    device = resolve_device(device)
     images = load_images(data, kind="ct" if task.family == "ct" else None, limit=limit)
     if not images:
         raise InputError(f"--data {data}: no images")
     if crop is not None:
         images = [(name, centre_crop(image, crop)) for name, image in images]
-    return task, images, load_prior(prior or default_prior(task.family, images[0][1].shape[0]), device=device), device
+    return task, images
+
+
+def task_default_prior(task, image, *, target: str = "estimate") -> str:
+    """The shipped prior ``reconstruct`` runs on ``task`` for images like ``image`` (C, H, W) and ``target`` when none
+    is named: that of the row the task's operator gets (:func:`scoreinv.solve.row_priors.default_prior_for`)."""
+    from scoreinv.problems.tasks import simulate
+    from scoreinv.solve.row_priors import default_prior_for
+    from scoreinv.solve.rows import row_of
+
+    operator, _, _ = simulate(task, image, index=0, seed=0)
+    return default_prior_for(row_of(operator), target=target, family=task.family, channels=image.shape[0])
 
 
 def best(candidates: list[Candidate]) -> Candidate:

@@ -173,7 +173,7 @@ def tasks_command(task_names, data, limit, prior, all_methods, peers, peer_steps
 @bench_group.command("tune")
 @click.option("--task", "task_name", required=True, help="The task to tune, e.g. sr4 or inpaint-box.")
 @click.option("--grid", multiple=True, help="NAME=V1,V2 (repeatable): settings to try, e.g. sigma_start=0.05,0.1 "
-                                            "steps=20,40; every combination runs, beside the row's own (with "
+                                            "steps=20,40 prior=natural-gray,natural-gray-fast; every combination runs, beside the row's own (with "
                                             "--peer: the peer's knobs and steps, beside DeepInverse's defaults).")
 @click.option("--peer", type=click.Choice(list(PEERS)), default=None,
               help="Tune a DeepInverse peer driven by the same prior instead of reconstruct; knobs: "

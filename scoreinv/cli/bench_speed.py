@@ -12,8 +12,9 @@ from scoreinv.problems.measured import FAMILIES
 
 
 @click.command("speed", cls=Command)
-@click.option("--prior", default="natural-gray", show_default=True,
-              help="Prior of inpaint, deblur and sr: a shipped prior's name or a NAME.pt path.")
+@click.option("--prior", default="default", show_default=True,
+              help="Prior of inpaint, deblur and sr: a shipped prior's name or a NAME.pt path; default: each "
+                   "task's own (the prior reconstruct runs when none is named).")
 @click.option("--compare", default=None,
               help="A second prior of inpaint, deblur and sr, timed on each task right after --prior (old and new "
                    "side by side in one run).")

@@ -90,16 +90,18 @@ def solve_one(job: Job, spec: str, outputs, paths: dict, *, bits: int, priors: d
         label: put before notes (the input's name in a batch).
     """
     from scoreinv.cli.solve_report import queue_outputs
-    from scoreinv.priors.registry import default_prior, load_prior, prior_files
+    from scoreinv.priors.registry import load_prior, prior_files, shipped_prior_files
+    from scoreinv.solve.row_priors import default_prior_for
+    from scoreinv.solve.rows import row_of
     from scoreinv.solve.reconstruct import reconstruct  # scoreinv.reconstruct, looked up at each call
 
     problem = _problem(job, spec)
     for note in problem.notes:
         click.echo(f"note: {label}{note}", err=True)
     x_channels = problem.image_shape[1]
-    name = job.prior or default_prior(job.family, x_channels)
-    if job.prior is None:
-        outputs.protect(prior_files(name))
+    name = job.prior or default_prior_for(row_of(problem.operator), target=job.target, family=job.family,
+                                              channels=x_channels)
+    outputs.protect({**shipped_prior_files(), **prior_files(name)})
     if name not in priors:
         priors[name] = load_prior(name, device=job.device)
     denoiser = priors[name]

@@ -99,6 +99,17 @@ def prior_files(name) -> dict:
     return files
 
 
+def shipped_prior_files() -> dict:
+    """{path: what it is} for the weights and cards of every shipped prior (the ``pretrained_dir`` folder), which no
+    output may replace whichever prior a call runs."""
+    files = {}
+    for weights in sorted(pretrained_dir().glob("*.pt")):
+        files[weights.with_suffix(".json")] = f"the model card of prior {weights.stem}"
+        files[weights.with_suffix(".md")] = f"the Markdown card of prior {weights.stem}"
+        files[weights] = f"the weights of prior {weights.stem}"
+    return files
+
+
 def load_prior(name: str = "natural-gray", *, device=None, precision: str | None = None) -> Denoiser:
     """Load a shipped prior as a :class:`Denoiser` (weights checked against the card's sha256).
 

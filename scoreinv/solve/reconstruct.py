@@ -12,6 +12,7 @@ from scoreinv.model.contract import describe
 from scoreinv.model.devices import resolve_device
 from scoreinv.model.wrappers import CountingDenoiser, DihedralCycle
 from scoreinv.priors.registry import resolve_prior
+from scoreinv.solve.row_priors import default_prior_for
 from scoreinv.sampling.methods import METHODS, Measurement
 from scoreinv.sampling.schedules import karras_sigmas
 from scoreinv.solve.calibration import calibration_for, fitted_settings
@@ -74,7 +75,8 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
         y: measurement (B, …) as ``operator.A`` produces it (images in [0, 1]; sinograms for CT).
         operator: an ``operators.LinearOperator`` (or any object with A, A_adjoint, A_dagger, prox_l2, norm).
         prior: a Denoiser, a shipped prior's name, or None for the default of the image type (grey or colour
-            natural prior from the channel count, the CT prior for CT operators).
+            natural prior from the channel count, the CT prior for CT operators), or of the problem's row and target
+            where :data:`~scoreinv.solve.row_priors.GREY_ROW_PRIORS` names a faster grey prior.
         method: "dc", "dps", "pc", "langevin", "mixing", "pnp" or "gibbs"; default from the task table in
             :mod:`scoreinv.solve.settings`.
         steps: network evaluations per sample (approximately: a method's levels are steps // NFE per level).
@@ -121,7 +123,10 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
     settings = resolve(TARGETS[target][problem.row].settings, methods=METHODS, n_samples=n_samples, method=method, steps=steps,
                        sigma_start=sigma_start, sigma_end=sigma_end, eta=eta, warm_start=warm_start,
                        prior_weight=prior_weight, cg_effort=cg_effort)
-    denoiser = resolve_prior(prior, family=problem.family, channels=problem.x_shape[1], device=device)
+    channels = problem.x_shape[1]
+    if prior is None:
+        prior = default_prior_for(problem.row, target=target, family=problem.family, channels=channels)
+    denoiser = resolve_prior(prior, family=problem.family, channels=channels, device=device)
     self_ensemble = bool(denoiser.dihedral) if self_ensemble is None else bool(self_ensemble)
 
     # Schedule and guidance

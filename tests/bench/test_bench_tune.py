@@ -9,7 +9,7 @@ from scoreinv.errors import InputError
 from scoreinv.solve.settings import ROWS
 
 from cli_checks import ok, one_line_error
-from conftest import smooth_picture
+from conftest import smooth_picture, write_tiny_prior
 
 
 def test_the_grid_is_every_combination_after_the_rows_own():
@@ -66,3 +66,30 @@ def test_the_crop_reaches_every_image_and_bad_options_are_one_line(cli, tiny_pri
     one_line_error(cli("bench", "tune", "--task", "sr4", "--data", folder, "--peer-steps", "3"), "--peer")
     one_line_error(cli("bench", "tune", "--peer", "ddrm", "--task", "sr4", "--data", folder, "--grid", "weight=1"),
                    "weight=1")
+
+
+def test_without_a_prior_each_point_and_the_peers_run_the_prior_reconstruct_would(tmp_path, monkeypatch):
+    """A tune of inpaint-random without --prior runs the estimate points on the row's grey prior, the sample points
+    and the peers on the image type's default, as reconstruct and ``bench tasks --peers`` would."""
+    from scoreinv.bench.tune import _peer_prior, _priors_by_point, parse_grid, task_images
+    from scoreinv.solve.row_priors import GREY_ROW_PRIORS
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    fast = GREY_ROW_PRIORS["estimate", "inpaint-random"][0]
+    for i, name in enumerate(["natural-gray", fast]):
+        write_tiny_prior(shipped / f"{name}.pt", seed=i)
+    monkeypatch.setenv("SCOREINV_PRETRAINED", str(shipped))
+    folder = tmp_path / "val"
+    folder.mkdir()
+    skimage.io.imsave(str(folder / "0.png"), smooth_picture(24, 24), check_contrast=False)
+    task, images = task_images("inpaint-random", data=str(folder), limit=1)
+    grid = parse_grid(["target=estimate,sample"])
+    priors = _priors_by_point(grid, task, images[0][1], prior=None, device="cpu")
+    assert priors["estimate", None].name == fast and priors["sample", None].name == "natural-gray"
+    assert _peer_prior(task, images[0][1], prior=None, device="cpu").name == "natural-gray"
+    named = _priors_by_point(grid, task, images[0][1], prior="natural-gray", device="cpu")
+    assert {p.name for p in named.values()} == {"natural-gray"}
+    # a prior= axis of the grid wins over both
+    chosen = _priors_by_point(parse_grid([f"prior={fast}"]), task, images[0][1], prior="natural-gray", device="cpu")
+    assert chosen["estimate", fast].name == fast and chosen["estimate", None].name == "natural-gray"

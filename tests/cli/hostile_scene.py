@@ -23,9 +23,11 @@ GREY_PRIOR = "p/natural-gray.pt"
 
 
 def write_priors(folder: Path) -> Path:
-    """Tiny random priors named natural-gray, natural-color and ct (the default names) in ``folder``."""
+    """Tiny random priors named natural-gray, natural-gray-fast, natural-color and ct (the default names) in
+    ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     write_tiny_prior(folder / "natural-gray.pt", channels=1)
+    write_tiny_prior(folder / "natural-gray-fast.pt", channels=1, seed=3)
     write_tiny_prior(folder / "natural-color.pt", channels=3)
     write_tiny_prior(folder / "ct.pt", channels=1, kind="ct")
     return folder

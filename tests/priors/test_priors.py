@@ -283,8 +283,34 @@ def test_scoreinv_pretrained_makes_names_resolve_there(tmp_path, monkeypatch):
     import operators as ops
     from scoreinv import reconstruct
 
-    operator = ops.Mask.random((1, 1, 16, 16), missing=0.5, generator=torch.Generator().manual_seed(0))
+    operator = ops.Blur(ops.gaussian_kernel(1.0, 5))
     result = reconstruct(operator.A(torch.rand(1, 1, 16, 16)), operator, steps=4, device="cpu")
     assert result.settings["prior"] == "natural-gray"
     assert result.settings["prior_sha256"] == gray.card["sha256"]
     assert result.settings["precision"] == gray.precision  # the network arithmetic is part of the record
+
+
+def test_a_row_that_names_a_grey_prior_runs_it_by_default(tmp_path, monkeypatch):
+    """Scattered missing pixels (the inpaint-random row) run the row's grey prior for the estimate; the sample
+    target, a large hole, colour images and a named prior do not."""
+    import operators as ops
+    from scoreinv import reconstruct
+    from scoreinv.solve.row_priors import GREY_ROW_PRIORS
+
+    folder = tmp_path / "shipped"
+    folder.mkdir()
+    for i, name in enumerate(["natural-gray", "natural-color", *sorted({p for p, _, _ in GREY_ROW_PRIORS.values()})]):
+        write_tiny_prior(folder / f"{name}.pt", channels=3 if name == "natural-color" else 1, seed=i)
+    monkeypatch.setenv("SCOREINV_PRETRAINED", str(folder))
+    scattered = ops.Mask.random((1, 1, 32, 32), missing=0.5, generator=torch.Generator().manual_seed(0))
+    hole = ops.Mask.box((1, 1, 32, 32), size=24)
+    x = torch.rand(1, 1, 32, 32)
+
+    def prior_of(operator, image, **options):
+        return reconstruct(operator.A(image), operator, steps=2, device="cpu", **options).settings["prior"]
+
+    assert prior_of(scattered, x) == GREY_ROW_PRIORS["estimate", "inpaint-random"][0] != "natural-gray"
+    assert prior_of(scattered, x, target="sample") == "natural-gray"
+    assert prior_of(hole, x) == "natural-gray"
+    assert prior_of(ops.Mask(scattered.mask.expand(1, 3, 32, 32)), x.expand(1, 3, 32, 32)) == "natural-color"
+    assert prior_of(scattered, x, prior="natural-gray") == "natural-gray"

@@ -134,6 +134,19 @@ def test_no_row_was_tuned_on_a_reported_test_set():
     assert named == {} and set(TARGETS) == {"estimate", "sample"}
 
 
+def test_a_rows_grey_prior_was_chosen_on_validation_images_for_a_row_and_target_that_exist():
+    from scoreinv.bench.tune import REPORTED_SETS
+    from scoreinv.priors.registry import list_priors
+    from scoreinv.solve.row_priors import GREY_ROW_PRIORS
+    from scoreinv.solve.settings import TARGETS
+
+    shipped = {card["name"]: card for card in list_priors()}
+    for (target, row), (prior, tuned_on, why) in GREY_ROW_PRIORS.items():
+        assert row in TARGETS[target] and why
+        assert tuned_on and tuned_on not in REPORTED_SETS
+        assert shipped[prior]["channels"] == 1 and shipped[prior]["kind"] == "natural"
+
+
 def test_the_concepts_page_lists_each_rows_method_and_steps():
     import re
     from pathlib import Path

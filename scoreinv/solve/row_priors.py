@@ -1,0 +1,29 @@
+"""Which shipped prior a call runs when it names none: the image type's default, unless the problem's row of the
+settings table names, for the call's target, a faster grey prior that scored as well on validation images."""
+from __future__ import annotations
+
+from scoreinv.priors.registry import default_prior
+
+GREY_ROW_PRIORS = {
+    ("estimate", "inpaint-random"): ("natural-gray-fast", "bsd68",
+                                     "as high a PSNR as natural-gray in two thirds of the time"),
+}
+"""(target, row) → (the grey prior it runs, the validation set it was chosen on, why); the commands are in
+docs/tuning.md ("The grey prior of a row"). Rows not listed, and the sample target of inpaint-random (whose draws
+had a higher LPIPS with the faster prior), run :func:`~scoreinv.priors.registry.default_prior`."""
+
+
+def default_prior_for(row: str, *, target: str, family: str, channels: int) -> str:
+    """The name of the shipped prior for a problem of ``row`` and ``target`` on ``channels``-channel images measured
+    by an operator of ``family``: the row's grey prior for grey natural images where :data:`GREY_ROW_PRIORS` names
+    one, else :func:`~scoreinv.priors.registry.default_prior`.
+
+    Args:
+        row: the problem's row of the settings table (:func:`scoreinv.solve.rows.row_of`).
+        target: "estimate" or "sample".
+        family: the operator's family ("inpaint", "deblur", "sr", "ct" or "other").
+        channels: C of the images (1 or 3).
+    """
+    if channels == 1 and family != "ct" and (target, row) in GREY_ROW_PRIORS:
+        return GREY_ROW_PRIORS[target, row][0]
+    return default_prior(family, channels)
