@@ -174,11 +174,12 @@ class Priors:
     def for_task(self, task: Task, image, *, target: str = "estimate"):
         """The prior of scoreinv's methods on ``task`` for images like ``image`` (C, H, W; None: grey): ``--prior``,
         else the one ``reconstruct`` runs by default on the task's row and ``target``."""
-        from scoreinv.bench.tune import task_default_prior
+        from scoreinv.solve.row_priors import default_prior_of
 
         if self.name or image is None:
             return self.for_peers(task, image)
-        return self.get(task_default_prior(task, image, target=target))
+        operator, _, _ = simulate(task, image, index=0, seed=0)
+        return self.get(default_prior_of(operator, target=target, channels=image.shape[0]))
 
     def for_peers(self, task: Task, image):
         """The prior that drives the peers: ``--prior``, else the image type's default prior (the largest shipped

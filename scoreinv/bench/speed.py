@@ -140,15 +140,13 @@ def peak_memory(prior: str, *, family: str = "inpaint", size: int = 512, device=
 
 def task_prior(prior: str, task: str, size: int) -> str:
     """The natural prior timed on ``task``: ``prior``, or with ``prior="default"`` the one ``reconstruct`` runs on
-    the task's row when none is named (:func:`scoreinv.solve.row_priors.default_prior_for`)."""
-    from scoreinv.solve.row_priors import default_prior_for
-    from scoreinv.solve.rows import row_of
+    the task's row when none is named (:func:`scoreinv.solve.row_priors.default_prior_of`)."""
+    from scoreinv.solve.row_priors import default_prior_of
 
     if prior != DEFAULT:
         return prior
     operator, _, truth = speed_problem(task, size)
-    return default_prior_for(row_of(operator), target="estimate", family=operator.family,
-                             channels=truth.shape[1])
+    return default_prior_of(operator, target="estimate", channels=truth.shape[1])
 
 
 def measure_speed(prior: str = DEFAULT, *, compare: str | None = None, ct_prior: str | None = "ct",

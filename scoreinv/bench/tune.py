@@ -208,13 +208,12 @@ def task_images(task_name: str, *, data: str, limit: int, crop: int | None = Non
 
 def task_default_prior(task, image, *, target: str = "estimate") -> str:
     """The shipped prior ``reconstruct`` runs on ``task`` for images like ``image`` (C, H, W) and ``target`` when none
-    is named: that of the row the task's operator gets (:func:`scoreinv.solve.row_priors.default_prior_for`)."""
+    is named: that of the row the task's operator gets (:func:`scoreinv.solve.row_priors.default_prior_of`)."""
     from scoreinv.problems.tasks import simulate
-    from scoreinv.solve.row_priors import default_prior_for
-    from scoreinv.solve.rows import row_of
+    from scoreinv.solve.row_priors import default_prior_of
 
     operator, _, _ = simulate(task, image, index=0, seed=0)
-    return default_prior_for(row_of(operator), target=target, family=task.family, channels=image.shape[0])
+    return default_prior_of(operator, target=target, channels=image.shape[0])
 
 
 def best(candidates: list[Candidate]) -> Candidate:

@@ -31,3 +31,16 @@ def default_prior_for(row: str, *, target: str, family: str, channels: int) -> s
     if channels == 1 and family != "ct" and (target, row) in GREY_ROW_PRIORS:
         return GREY_ROW_PRIORS[target, row][0]
     return default_prior(family, channels)
+
+
+def default_prior_of(operator, *, target: str, channels: int) -> str:
+    """:func:`default_prior_for` the row that ``operator`` gets (:func:`scoreinv.solve.rows.row_of`).
+
+    Args:
+        operator: the measurement operator (an ``operators`` module with a ``family``).
+        target: "estimate" or "sample".
+        channels: C of the images (1 or 3).
+    """
+    from scoreinv.solve.rows import row_of
+
+    return default_prior_for(row_of(operator), target=target, family=operator.family, channels=channels)

@@ -284,15 +284,15 @@ def test_scoreinv_pretrained_makes_names_resolve_there(tmp_path, monkeypatch):
     from scoreinv import reconstruct
 
     operator = ops.Blur(ops.gaussian_kernel(1.0, 5))
-    result = reconstruct(operator.A(torch.rand(1, 1, 16, 16)), operator, steps=4, device="cpu")
-    assert result.settings["prior"] == "natural-gray"
+    result = reconstruct(operator.A(torch.rand(1, 1, 16, 16)), operator, target="sample", steps=4, device="cpu")
+    assert result.settings["prior"] == "natural-gray"  # the sample rows run the image type's default
     assert result.settings["prior_sha256"] == gray.card["sha256"]
     assert result.settings["precision"] == gray.precision  # the network arithmetic is part of the record
 
 
 def test_a_row_that_names_a_grey_prior_runs_it_by_default(tmp_path, monkeypatch):
-    """Scattered missing pixels (the inpaint-random row) run the row's grey prior for the estimate; the sample
-    target, a large hole, colour images and a named prior do not."""
+    """Scattered missing pixels and a large hole run their rows' grey prior for the estimate; the sample target,
+    colour images and a named prior do not."""
     import operators as ops
     from scoreinv import reconstruct
     from scoreinv.solve.row_priors import GREY_ROW_PRIORS
@@ -311,6 +311,7 @@ def test_a_row_that_names_a_grey_prior_runs_it_by_default(tmp_path, monkeypatch)
 
     assert prior_of(scattered, x) == GREY_ROW_PRIORS["estimate", "inpaint-random"][0] != "natural-gray"
     assert prior_of(scattered, x, target="sample") == "natural-gray"
-    assert prior_of(hole, x) == "natural-gray"
+    assert prior_of(hole, x) == GREY_ROW_PRIORS["estimate", "inpaint-box"][0]
+    assert prior_of(hole, x, target="sample") == "natural-gray"
     assert prior_of(ops.Mask(scattered.mask.expand(1, 3, 32, 32)), x.expand(1, 3, 32, 32)) == "natural-color"
     assert prior_of(scattered, x, prior="natural-gray") == "natural-gray"
