@@ -158,8 +158,9 @@ def measure_speed(prior: str = DEFAULT, *, compare: str | None = None, ct_prior:
     Args:
         prior: the natural prior (a shipped name or a NAME.pt path) for inpaint, deblur and sr, or "default":
             each task's default (:func:`task_prior`).
-        compare: a second natural prior timed on the same tasks right after ``prior`` on each (old and new side by
-            side in one run; its rows carry the ratio of its seconds to ``prior``'s), or None.
+        compare: a second natural prior (a name, a path or "default") timed on the same tasks right after
+            ``prior`` on each (old and new side by side in one run; its rows carry the ratio of its seconds to
+            ``prior``'s), or None.
         ct_prior: the CT prior for the CT tasks (skipped with a note when it cannot be loaded; None skips them).
         size: image side of the timed reconstructions, pixels.
         memory_size: image side of the peak-memory reconstruction (None: no memory figure).
@@ -189,14 +190,13 @@ def measure_speed(prior: str = DEFAULT, *, compare: str | None = None, ct_prior:
     try:
         notes, loaded = [], {}
 
-        def natural_for(task: str):
-            name = task_prior(prior, task, size)
+        def natural_for(task: str, chosen: str = prior):
+            name = task_prior(chosen, task, size)
             if name not in loaded:
                 loaded[name] = load_prior(name, device=device)
             return loaded[name]
 
         natural = natural_for(TIMED_TASKS[0])
-        other = load_prior(compare, device=device) if compare else None
         ct = None
         if ct_prior is None:
             notes.append("ct skipped: no CT prior given")
@@ -213,7 +213,8 @@ def measure_speed(prior: str = DEFAULT, *, compare: str | None = None, ct_prior:
                 continue
             log(f"timing {task} at {size}x{size} …")
             rows.append(measure_task(denoiser, task, size=size, repeats=repeats, device=device, progress=progress))
-            if other is not None and is_natural:
+            if compare and is_natural:
+                other = natural_for(task, compare)
                 log(f"timing {task} at {size}x{size} with {other.name} …")
                 row = measure_task(other, task, size=size, repeats=repeats, device=device, progress=progress)
                 rows.append({**row, "vs_seconds": row["seconds"] / rows[-1]["seconds"],
@@ -232,7 +233,8 @@ def measure_speed(prior: str = DEFAULT, *, compare: str | None = None, ct_prior:
         torch.set_num_threads(previous_threads)
     return {"prior": "each task's default" if prior == DEFAULT else natural.name,
             "prior_sha256": None if prior == DEFAULT else natural.card.get("sha256"),
-            "compare": None if other is None else other.name, "device": str(device),
+            "compare": None if not compare else "each task's default" if compare == DEFAULT else compare,
+            "device": str(device),
             "threads": threads or previous_threads, "torch": torch.__version__, "size": size, "repeats": repeats,
             "rows": rows, "reference": reference, "memory": memory, "notes": notes}
 
@@ -240,7 +242,10 @@ def measure_speed(prior: str = DEFAULT, *, compare: str | None = None, ct_prior:
 def markdown_report(report: dict) -> str:
     """The report of :func:`measure_speed` as a Markdown table with the memory figure and notes below it."""
     compare = report.get("compare")
-    priors = (report["prior"] if report["prior"] == "each task's default" else f"`{report['prior']}`") + (f" and `{compare}` (each task timed with both in turn)" if compare else "")
+    def named(prior: str) -> str:
+        return prior if prior == "each task's default" else f"`{prior}`"
+
+    priors = named(report["prior"]) + (f" and {named(compare)} (each task timed with both in turn)" if compare else "")
     lines = [f"Prior {priors} on {report['device']} (torch {report['torch']}, threads: "
              f"{report['threads']}); default settings, one sample; one call = median of {2 * report['repeats']} "
              f"bare D(x, σ) calls around each reconstruction.", "",

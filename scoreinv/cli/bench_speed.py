@@ -16,8 +16,8 @@ from scoreinv.problems.measured import FAMILIES
               help="Prior of inpaint, deblur and sr: a shipped prior's name or a NAME.pt path; default: each "
                    "task's own (the prior reconstruct runs when none is named).")
 @click.option("--compare", default=None,
-              help="A second prior of inpaint, deblur and sr, timed on each task right after --prior (old and new "
-                   "side by side in one run).")
+              help="A second prior of inpaint, deblur and sr (a name, a NAME.pt path or 'default': each task's "
+                   "own), timed on each task right after --prior (old and new side by side in one run).")
 @click.option("--ct-prior", default="ct", show_default=True,
               help="Prior of the CT tasks (skipped with a note when it is not there).")
 @click.option("--size", type=click.IntRange(32), default=256, show_default=True,
@@ -50,6 +50,7 @@ def speed_command(prior, compare, ct_prior, size, memory_size, memory_task, repe
       scoreinv bench speed --prior natural-gray --size 256 --memory-size 512 --json speed.json
       scoreinv bench speed --prior runs/mine.pt --memory-size 0 --device cpu --threads 2
       scoreinv bench speed --prior natural-gray --compare natural-gray-fast   # old and new side by side
+      scoreinv bench speed --prior natural-gray --compare default   # one prior everywhere vs each row's own
       scoreinv bench speed --repeats 3 --markdown docs/performance.md --section speed
     """
     from scoreinv.bench.docs_section import write_section

@@ -110,3 +110,22 @@ def test_speed_bad_input(tiny_prior):
         measure_speed(str(tiny_prior), memory_size=8, device="cpu")
     result = CliRunner().invoke(speed_command, ["--prior", "no-such-prior", "--device", "cpu", "--quiet"])
     assert result.exit_code == 1 and result.stderr.strip().startswith("Error: no prior named 'no-such-prior'")
+
+
+def test_compare_default_times_each_rows_own_prior(tmp_path, monkeypatch):
+    """``--compare default`` times, after one named prior, the prior ``reconstruct`` would run on each task."""
+    from conftest import write_tiny_prior
+    from scoreinv.bench.speed import task_prior
+
+    folder = tmp_path / "shipped"
+    folder.mkdir()
+    for seed, name in enumerate(["natural-gray", "natural-gray-fast"]):
+        write_tiny_prior(folder / f"{name}.pt", seed=seed)
+    monkeypatch.setenv("SCOREINV_PRETRAINED", str(folder))
+    report = measure_speed("natural-gray", compare="default", ct_prior=None, size=32, memory_size=None, repeats=1,
+                           device="cpu")
+    firsts, seconds = report["rows"][::2], report["rows"][1::2]
+    assert {row["prior"] for row in firsts} == {"natural-gray"}
+    assert [row["prior"] for row in seconds] == [task_prior("default", row["task"], 32) for row in seconds]
+    assert "natural-gray-fast" in {row["prior"] for row in seconds}  # at least one row runs the faster prior
+    assert "and each task's default (each task timed with both in turn)" in markdown_report(report)
