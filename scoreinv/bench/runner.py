@@ -165,6 +165,15 @@ def measure(method: Method, y, operator, index: int, *, device) -> tuple:
     return outcome, seconds, memory.megabytes
 
 
+def task_default_prior(task, image, *, target: str = "estimate") -> str:
+    """The shipped prior ``reconstruct`` runs on ``task`` for images like ``image`` (C, H, W) and ``target`` when none
+    is named: that of the row the task's operator gets (:func:`scoreinv.solve.row_priors.default_prior_of`)."""
+    from scoreinv.solve.row_priors import default_prior_of
+
+    operator, _, _ = simulate(task, image, index=0, seed=0)
+    return default_prior_of(operator, target=target, channels=image.shape[0])
+
+
 class Priors:
     """The priors of the run, loaded once each: ``--prior`` for every task, else each task's default prior."""
 
@@ -174,12 +183,9 @@ class Priors:
     def for_task(self, task: Task, image, *, target: str = "estimate"):
         """The prior of scoreinv's methods on ``task`` for images like ``image`` (C, H, W; None: grey): ``--prior``,
         else the one ``reconstruct`` runs by default on the task's row and ``target``."""
-        from scoreinv.solve.row_priors import default_prior_of
-
         if self.name or image is None:
             return self.for_peers(task, image)
-        operator, _, _ = simulate(task, image, index=0, seed=0)
-        return self.get(default_prior_of(operator, target=target, channels=image.shape[0]))
+        return self.get(task_default_prior(task, image, target=target))
 
     def for_peers(self, task: Task, image):
         """The prior that drives the peers: ``--prior``, else the image type's default prior (the largest shipped

@@ -33,6 +33,7 @@ PICTURES = {"natural": "skimage:camera", "ct": "skimage:shepp_logan_phantom"}
 MIN_SIZE = 32  # the default deblur kernel is 25 x 25 and sr divides by 4
 CALL_SIGMA = 0.1  # σ of the bare network calls (the cost does not depend on it)
 DEFAULT = "default"  # the prior argument that times each task with the prior reconstruct picks for it
+DEFAULT_LABEL = "each task's default"  # how the report names DEFAULT
 
 
 def speed_problem(task: str, size: int, *, channels: int = 1, seed: int = 0):
@@ -231,9 +232,9 @@ def measure_speed(prior: str = DEFAULT, *, compare: str | None = None, ct_prior:
                                  threads=threads or torch.get_num_threads())
     finally:
         torch.set_num_threads(previous_threads)
-    return {"prior": "each task's default" if prior == DEFAULT else natural.name,
+    return {"prior": DEFAULT_LABEL if prior == DEFAULT else natural.name,
             "prior_sha256": None if prior == DEFAULT else natural.card.get("sha256"),
-            "compare": None if not compare else "each task's default" if compare == DEFAULT else compare,
+            "compare": None if not compare else DEFAULT_LABEL if compare == DEFAULT else compare,
             "device": str(device),
             "threads": threads or previous_threads, "torch": torch.__version__, "size": size, "repeats": repeats,
             "rows": rows, "reference": reference, "memory": memory, "notes": notes}
@@ -243,7 +244,7 @@ def markdown_report(report: dict) -> str:
     """The report of :func:`measure_speed` as a Markdown table with the memory figure and notes below it."""
     compare = report.get("compare")
     def named(prior: str) -> str:
-        return prior if prior == "each task's default" else f"`{prior}`"
+        return prior if prior == DEFAULT_LABEL else f"`{prior}`"
 
     priors = named(report["prior"]) + (f" and {named(compare)} (each task timed with both in turn)" if compare else "")
     lines = [f"Prior {priors} on {report['device']} (torch {report['torch']}, threads: "

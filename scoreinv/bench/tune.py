@@ -126,6 +126,7 @@ def point_key(overrides: dict) -> tuple:
 def _priors_by_point(grid: list[dict], task, image, *, prior: str | None, device) -> dict:
     """{:func:`point_key`: loaded prior} for the grid's points: a point's ``prior=``, else ``prior``, else the
     default of the point's target (each distinct prior loaded once)."""
+    from scoreinv.bench.runner import task_default_prior
     from scoreinv.priors.registry import load_prior
 
     names = {point_key(o): o.get("prior") or prior or task_default_prior(task, image, target=point_key(o)[0])
@@ -182,6 +183,7 @@ def task_images_and_prior(task_name: str, *, data: str, limit: int, device=None,
         crop: centre-crop each image to crop × crop pixels (None: whole images).
         target: the target whose default prior is loaded when ``prior`` is None.
     """
+    from scoreinv.bench.runner import task_default_prior
     from scoreinv.model.devices import resolve_device
     from scoreinv.priors.registry import load_prior
 
@@ -204,16 +206,6 @@ def task_images(task_name: str, *, data: str, limit: int, crop: int | None = Non
     if crop is not None:
         images = [(name, centre_crop(image, crop)) for name, image in images]
     return task, images
-
-
-def task_default_prior(task, image, *, target: str = "estimate") -> str:
-    """The shipped prior ``reconstruct`` runs on ``task`` for images like ``image`` (C, H, W) and ``target`` when none
-    is named: that of the row the task's operator gets (:func:`scoreinv.solve.row_priors.default_prior_of`)."""
-    from scoreinv.problems.tasks import simulate
-    from scoreinv.solve.row_priors import default_prior_of
-
-    operator, _, _ = simulate(task, image, index=0, seed=0)
-    return default_prior_of(operator, target=target, channels=image.shape[0])
 
 
 def best(candidates: list[Candidate]) -> Candidate:
