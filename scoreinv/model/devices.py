@@ -1,6 +1,8 @@
 """Device selection shared by training, sampling and benchmarks."""
 from __future__ import annotations
 
+import os
+
 import torch
 
 from scoreinv.errors import InputError
@@ -53,10 +55,27 @@ def native_bf16(device: torch.device) -> bool:
         return torch.cuda.is_bf16_supported()
     if device.type != "cpu":
         return False
+    if not _isa_allows_bf16():
+        return False
     try:  # private helpers of torch.cpu; a torch without them gets the safe answer
         return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     except AttributeError:
         return False
+
+
+ONEDNN_BF16_ISAS = frozenset({"AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16",
+                              "AVX10_1_512", "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16", "AVX10_2_512",
+                              "AVX10_2_512_AMX_2", "DEFAULT", "ALL"})
+"""Values of ``ONEDNN_MAX_CPU_ISA`` (or ``DNNL_MAX_CPU_ISA``) that still let oneDNN use bf16 dot products."""
+
+
+def _isa_allows_bf16() -> bool:
+    """Whether the instruction sets torch and oneDNN were told to use (``ATEN_CPU_CAPABILITY``,
+    ``ONEDNN_MAX_CPU_ISA``) include AVX-512: capped at AVX2, bf16 runs emulated even on a CPU that has it."""
+    if "AVX512" not in torch.backends.cpu.get_cpu_capability():
+        return False
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    return cap is None or cap.strip().upper() in ONEDNN_BF16_ISAS
 
 
 def inference_precision(device: torch.device) -> str:

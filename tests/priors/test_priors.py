@@ -127,10 +127,30 @@ def test_load_prior_gives_the_ema_weights(run_checkpoint, exported):
 @pytest.mark.parametrize("avx512_bf16,amx,expected", [(False, False, "fp32"), (True, False, "bf16"),
                                                        (False, True, "bf16")])
 def test_cpu_precision_is_bf16_only_where_the_processor_has_it(exported, monkeypatch, avx512_bf16, amx, expected):
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
     assert load_prior(str(exported), device="cpu").precision == expected
     assert load_prior(str(exported), device="cpu", precision="bf16").precision == "bf16"  # asked for, given
+
+
+@pytest.mark.parametrize("capability,isa,expected", [("AVX2", None, "fp32"), ("AVX512", "AVX2", "fp32"),
+                                                     ("AVX512", "avx512_core", "fp32"),
+                                                     ("AVX512", "AVX512_CORE_BF16", "bf16"), ("AVX512", None, "bf16")])
+def test_bf16_is_not_native_where_torch_or_onednn_is_capped_below_avx512(exported, monkeypatch, capability, isa,
+                                                                         expected):
+    # a bf16 CPU told (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA) to stay at AVX2 emulates bf16: float32 is faster
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    if isa is None:
+        monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    else:
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", isa)
+    assert load_prior(str(exported), device="cpu").precision == expected
 
 
 def test_cpu_precision_without_torch_s_capability_helpers_is_fp32(exported, monkeypatch):
