@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scoreinv.bench.options import centre_crop
+from scoreinv.bench.runner import task_default_prior
 from scoreinv.errors import InputError
 
 REPORTED_SETS = ("set12", "cbsd68", "ct-test")
@@ -126,7 +127,6 @@ def point_key(overrides: dict) -> tuple:
 def _priors_by_point(grid: list[dict], task, image, *, prior: str | None, device) -> dict:
     """{:func:`point_key`: loaded prior} for the grid's points: a point's ``prior=``, else ``prior``, else the
     default of the point's target (each distinct prior loaded once)."""
-    from scoreinv.bench.runner import task_default_prior
     from scoreinv.priors.registry import load_prior
 
     names = {point_key(o): o.get("prior") or prior or task_default_prior(task, image, target=point_key(o)[0])
@@ -183,7 +183,6 @@ def task_images_and_prior(task_name: str, *, data: str, limit: int, device=None,
         crop: centre-crop each image to crop × crop pixels (None: whole images).
         target: the target whose default prior is loaded when ``prior`` is None.
     """
-    from scoreinv.bench.runner import task_default_prior
     from scoreinv.model.devices import resolve_device
     from scoreinv.priors.registry import load_prior
 

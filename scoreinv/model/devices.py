@@ -55,10 +55,8 @@ def native_bf16(device: torch.device) -> bool:
         return torch.cuda.is_bf16_supported()
     if device.type != "cpu":
         return False
-    if not _isa_allows_bf16():
-        return False
     try:  # private helpers of torch.cpu; a torch without them gets the safe answer
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+        return _isa_allows_bf16() and bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     except AttributeError:
         return False
 
