@@ -70,6 +70,10 @@ class _DataStep(_Measured):
         """x + A⁺(y − A x): the nearest point of {A z = y} to ``x``."""
         return x + self.operator.A_dagger(self.y - self.operator.A(x))
 
+    def kept(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` with noiseless measurements restored exactly (x + A⁺(y − A x) when σ_y = 0; else ``x``)."""
+        return self.project(x) if self.sigma_y == 0 else x
+
     def prox(self, z: torch.Tensor, y: torch.Tensor, gamma: float) -> torch.Tensor:
         """The operator's ``prox_l2(z, y, γ)``, its conjugate gradients stopped after ⌈cg_effort · √κ⌉ steps."""
         if self.cg_effort is None:
@@ -259,10 +263,6 @@ class LikelihoodDraw(_DataStep):
             return self.project(shifted)
         noise = torch.randn(self.y.shape, generator=generator, device=device, dtype=self.y.dtype).to(self.y.device)
         return self.prox(shifted, self.y + self.sigma_y * noise, rho ** 2 / self.sigma_y ** 2)
-
-    def kept(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` with noiseless measurements restored exactly (x + A⁺(y − A x) when σ_y = 0; else ``x``)."""
-        return self.project(x) if self.sigma_y == 0 else x
 
     def denoised(self, denoiser, x, sigma):
         raise TypeError("LikelihoodDraw guides the split Gibbs sampler only (scoreinv.sampling.split_gibbs)")

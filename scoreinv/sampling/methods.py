@@ -11,7 +11,7 @@ from scoreinv.sampling.ancestral import ancestral
 from scoreinv.sampling.langevin import annealed_langevin
 from scoreinv.sampling.ode import probability_flow
 from scoreinv.sampling.pc import predictor_corrector
-from scoreinv.sampling.pnp import plug_and_play
+from scoreinv.sampling.pnp import half_quadratic_splitting, plug_and_play
 from scoreinv.sampling.split_gibbs import split_gibbs
 
 GIBBS_INNER_LEVELS = 4          # reverse-process levels of each prior step of split Gibbs sampling
@@ -119,6 +119,7 @@ METHODS = {method.name: method for method in [
            lambda settings: {"steps_per_level": LANGEVIN_STEPS_PER_LEVEL}),
     Method("mixing", predictor_corrector, _two_a_level, _mixing),
     Method("pnp", plug_and_play, _one_a_level, _plug_and_play, _eta),
+    Method("hqs", half_quadratic_splitting, _one_a_level, _plug_and_play, _eta),
     Method("gibbs", split_gibbs, _gibbs, _likelihood_draw, lambda settings: {"inner": GIBBS_INNER_LEVELS}),
 ]}
 """The guided methods of :func:`scoreinv.reconstruct`."""

@@ -77,7 +77,7 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
         prior: a Denoiser, a shipped prior's name, or None for the default of the image type (grey or colour
             natural prior from the channel count, the CT prior for CT operators), or of the problem's row and target
             where :data:`~scoreinv.solve.row_priors.GREY_ROW_PRIORS` names a faster grey prior.
-        method: "dc", "dps", "pc", "langevin", "mixing", "pnp" or "gibbs"; default from the task table in
+        method: "dc", "dps", "pc", "langevin", "mixing", "pnp", "hqs" or "gibbs"; default from the task table in
             :mod:`scoreinv.solve.settings`.
         steps: network evaluations per sample (approximately: a method's levels are steps // NFE per level).
         n_samples: posterior samples per measurement; their mean is ``.mean`` and their spread ``.std``.

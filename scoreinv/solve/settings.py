@@ -21,7 +21,7 @@ class Settings:
     """Sampler settings of one reconstruction.
 
     Attributes:
-        method: a method of :data:`scoreinv.sampling.methods.METHODS` ("pnp", "dc", "dps", "pc", "langevin",
+        method: a method of :data:`scoreinv.sampling.methods.METHODS` ("pnp", "hqs", "dc", "dps", "pc", "langevin",
             "mixing", "gibbs").
         steps: network evaluations per sample (≥ 1).
         sigma_start: first noise level, [0, 1] units (used with a warm start).
@@ -84,11 +84,11 @@ ROWS = {
 
 def default_eta(method: str, settings: Settings, n_samples: int) -> float:
     """η for ``method`` under a row's settings: the row's η for the row's method, the ancestral methods' DDPM η = 1
-    for the others; with several samples, plug-and-play under a deterministic row (η = 0) re-noises fully (η = 1,
-    DiffPIR with ζ = 1) so that the samples differ and their spread is the std map."""
+    for the others; with several samples, plug-and-play (either order, "pnp" or "hqs") under a deterministic row
+    (η = 0) re-noises fully (η = 1, DiffPIR with ζ = 1) so that the samples differ and their spread is the std map."""
     if method != settings.method:
         return 1.0
-    return 1.0 if method == "pnp" and n_samples > 1 and settings.eta == 0 else settings.eta
+    return 1.0 if method in ("pnp", "hqs") and n_samples > 1 and settings.eta == 0 else settings.eta
 
 
 def resolve(row: Settings, *, methods, n_samples: int, method: str | None = None, steps: int | None = None,

@@ -8,8 +8,8 @@ import torch
 
 import operators as ops
 from scoreinv.model.gaussian import GaussianDenoiser, smooth_covariance
-from scoreinv.sampling import (ancestral, annealed_langevin, ncsnv2_step_size, plug_and_play, predictor_corrector,
-                               probability_flow)
+from scoreinv.sampling import (ancestral, annealed_langevin, half_quadratic_splitting, ncsnv2_step_size, plug_and_play,
+                               predictor_corrector, probability_flow)
 from scoreinv.sampling.guidance import DPS, DataConsistency, LikelihoodScore, Mixing, PlugAndPlay
 from scoreinv.sampling.langevin import ncsnv2_variance_ratio
 from scoreinv.sampling.likelihood import log_likelihood
@@ -273,6 +273,35 @@ def test_plug_and_play_converges_to_the_posterior_mean(case, sigma_y):
     if sigma_y == 0:
         keep = operator.A_adjoint(operator.A(torch.ones_like(x))) > 0
         assert torch.equal(x[keep], truth[keep])
+
+
+@pytest.mark.parametrize("lam", [1.0, 0.23])
+@pytest.mark.parametrize("case,sigma_y", [("mask", 0.0), ("mask", 0.05), ("dense", 0.05)])
+def test_half_quadratic_splitting_converges_to_the_weighted_mode(case, sigma_y, lam):
+    """DPIR's order (data step, then denoiser) for a Gaussian prior N(μ, Σ): its fixed point as σ → 0 minimises
+    ‖y − M x‖² / (2σ_y²) + λ (x − μ)ᵀ Σ⁻¹ (x − μ) / 2, the posterior mean under the prior N(μ, Σ / λ) (the
+    posterior mean itself when λ = 1); more levels bring it closer, and noiseless measurements are kept."""
+    cov = smooth_covariance(4, 4)
+    prior = GaussianDenoiser(torch.full(SHAPE, 0.5), cov)
+    operator = operator_cases()[case]
+    g = torch.Generator().manual_seed(2)
+    truth = start(0.2, g, n=1)
+    y = operator.A(truth) + sigma_y * torch.randn(operator.A(truth).shape, generator=g, dtype=torch.float64)
+    mode, _ = GaussianDenoiser(torch.full(SHAPE, 0.5), cov / lam).posterior(dense_matrix(operator), y, sigma_y)
+    guidance = PlugAndPlay(operator, y, sigma_y=sigma_y, x_shape=(1, *SHAPE), lam=lam)
+    errors = []
+    for n in (10, 1000):  # the error shrinks like 1 / n: each level moves the iterate part of the way
+        x = half_quadratic_splitting(prior, torch.full((1, *SHAPE), 0.5, dtype=torch.float64),
+                                     karras_sigmas(n, sigma_max=1.0, sigma_min=0.002), guidance=guidance)
+        errors.append(float((x.reshape(-1) - mode).norm() / mode.norm()))
+    assert errors[1] < 0.015
+    assert errors[1] < errors[0] / 5
+    if sigma_y == 0:
+        keep = operator.A_adjoint(operator.A(torch.ones_like(x))) > 0
+        assert torch.equal(x[keep], truth[keep])
+    if lam != 1 and sigma_y > 0:  # the weighted mode is not the posterior mean: the test tells them apart
+        post_mean, _ = prior.posterior(dense_matrix(operator), y, sigma_y)
+        assert float((x.reshape(-1) - post_mean).norm() / post_mean.norm()) > 3 * errors[1]
 
 
 def test_the_cg_budget_follows_the_condition_number():
