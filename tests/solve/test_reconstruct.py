@@ -23,7 +23,7 @@ def problem(sigma_y: float = 0.0):
     return operator, x, operator.A(x)
 
 
-@pytest.mark.parametrize("method", ["pnp", "dc", "gibbs"])
+@pytest.mark.parametrize("method", ["pnp", "hqs", "dc", "gibbs"])
 def test_noiseless_observed_pixels_are_kept(prior, method):
     operator, x, y = problem()
     result = reconstruct(y, operator, prior=prior, method=method, steps=5, device="cpu")
