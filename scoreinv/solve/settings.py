@@ -82,13 +82,18 @@ ROWS = {
 }
 
 
+PLUG_AND_PLAY = ("pnp", "hqs")
+"""The methods that alternate the denoiser and plug-and-play's data step, in either order."""
+
+
 def default_eta(method: str, settings: Settings, n_samples: int) -> float:
-    """η for ``method`` under a row's settings: the row's η for the row's method, the ancestral methods' DDPM η = 1
-    for the others; with several samples, plug-and-play (either order, "pnp" or "hqs") under a deterministic row
-    (η = 0) re-noises fully (η = 1, DiffPIR with ζ = 1) so that the samples differ and their spread is the std map."""
-    if method != settings.method:
+    """η for ``method`` under a row's settings: the row's η for the row's method (the two orders of plug-and-play,
+    "pnp" and "hqs", count as one), the ancestral methods' DDPM η = 1 for the others; with several samples,
+    plug-and-play under a deterministic row (η = 0) re-noises fully (η = 1, DiffPIR with ζ = 1) so that the samples
+    differ and their spread is the std map."""
+    if method != settings.method and not {method, settings.method} <= set(PLUG_AND_PLAY):
         return 1.0
-    return 1.0 if method in ("pnp", "hqs") and n_samples > 1 and settings.eta == 0 else settings.eta
+    return 1.0 if method in PLUG_AND_PLAY and n_samples > 1 and settings.eta == 0 else settings.eta
 
 
 def resolve(row: Settings, *, methods, n_samples: int, method: str | None = None, steps: int | None = None,

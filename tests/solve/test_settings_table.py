@@ -88,6 +88,23 @@ def test_several_samples_of_a_deterministic_row_differ(tiny_priors):
     assert four.settings["eta"] == 1.0 and float(four.std[operator.mask < 0.5].min()) > 0
 
 
+def test_both_orders_of_plug_and_play_share_a_rows_eta(tiny_priors):
+    """method="hqs" under a plug-and-play row keeps its η (0: deterministic), re-noises fully with several
+    samples, and under a row of another method gets the ancestral default η = 1."""
+    from scoreinv.priors.registry import load_prior
+    from scoreinv.solve.reconstruct import reconstruct
+
+    prior = load_prior(str(tiny_priors["gray"]), device="cpu", precision="fp32")
+    operator = ops.Mask.random((1, 1, 16, 16), missing=0.5, generator=torch.Generator().manual_seed(0))
+    y = operator.A(torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(1)))
+    assert ROWS[row_of(operator)].settings.method == "pnp" and ROWS[row_of(operator)].settings.eta == 0
+    one = reconstruct(y, operator, prior=prior, method="hqs", steps=4, device="cpu")
+    two = reconstruct(y, operator, prior=prior, method="hqs", steps=4, n_samples=2, device="cpu")
+    drawn = reconstruct(y, operator, prior=prior, method="hqs", steps=4, target="sample", device="cpu")
+    assert (one.settings["eta"], two.settings["eta"], drawn.settings["eta"]) == (0.0, 1.0, 1.0)
+    assert float(two.std[operator.mask < 0.5].min()) > 0
+
+
 def test_the_rows_prior_weight_reaches_plug_and_play(tiny_priors):
     from scoreinv.errors import InputError
     from scoreinv.priors.registry import load_prior
