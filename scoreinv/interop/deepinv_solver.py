@@ -21,7 +21,8 @@ def solver(*, prior=None, method: str | None = None, steps: int | None = None, n
         prior: a shipped prior's name or NAME.pt path (loaded once, on the first call), a prior, a DeepInverse
             denoiser (wrapped by :func:`scoreinv.interop.deepinv.from_deepinv_denoiser`), or None for the default
             of the operator's family and channels (loaded on every call: pass ``load_prior(NAME)`` to load once).
-        method: "pnp", "hqs", "dc", "dps", "pc", "langevin", "mixing" or "gibbs"; default: the operator's row of the settings table.
+        method: "pnp", "hqs", "dc", "dps", "pc", "langevin", "mixing" or "gibbs"; default: the operator's row of
+            the settings table.
         steps: network evaluations per sample (≥ 1); default: the row's.
         n_samples: posterior samples averaged into the estimate (≥ 1; default 1).
         seed: seeds the sampler (default 0), the same for every call.

@@ -10,5 +10,5 @@ from scoreinv.sampling.pc import predictor_corrector
 from scoreinv.sampling.pnp import half_quadratic_splitting, plug_and_play
 from scoreinv.sampling.split_gibbs import split_gibbs
 
-__all__ = ["ancestral", "annealed_langevin", "half_quadratic_splitting", "ncsnv2_step_size", "plug_and_play", "predictor_corrector", "probability_flow",
-           "split_gibbs"]
+__all__ = ["ancestral", "annealed_langevin", "half_quadratic_splitting", "ncsnv2_step_size", "plug_and_play",
+           "predictor_corrector", "probability_flow", "split_gibbs"]

@@ -9,11 +9,12 @@ from scoreinv.sampling.steps import UNGUIDED, gaussian_like, levels
 
 def plug_and_play(denoiser, x: torch.Tensor, sigmas, *, guidance=UNGUIDED, generator=None,
                   eta: float = 0.0) -> torch.Tensor:
-    """Alternate the prior's denoiser and the measurement's proximal step at decreasing σ (DPIR, Zhang et al. 2021).
+    """Alternate the prior's denoiser and the measurement's proximal step at decreasing σ (DPIR, Zhang et al. 2021,
+    in DiffPIR's order: denoise, then the data step; :func:`half_quadratic_splitting` is DPIR's own order).
 
     At each level x̂₀ = guidance.denoised(D, x, σᵢ) (denoise, then the data-consistency step with weight r²(σᵢ) / σ_y²
     of :class:`scoreinv.sampling.guidance.DataConsistency`), and the next iterate is x ← x̂₀ + η σᵢ₊₁ z. With η = 0 (the
-    default) this is DPIR's deterministic HQS: σᵢ acts as the prior's regularisation strength and the result is a
+    default) this is deterministic HQS: σᵢ acts as the prior's regularisation strength and the result is a
     point estimate near the posterior mode; η = 1 re-noises fully to the next level (DiffPIR with ζ = 1), which
     gives posterior samples. NFE = len(sigmas).
 
