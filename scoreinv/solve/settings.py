@@ -83,18 +83,14 @@ ROWS = {
 }
 
 
-PLUG_AND_PLAY = ("pnp", "hqs")
-"""The methods that alternate the denoiser and plug-and-play's data step, in either order."""
-
-
-def default_eta(method: str, settings: Settings, n_samples: int) -> float:
-    """η for ``method`` under a row's settings: the row's η for the row's method (the two orders of plug-and-play,
-    "pnp" and "hqs", count as one), the ancestral methods' DDPM η = 1 for the others; with several samples,
-    plug-and-play under a deterministic row (η = 0) re-noises fully (η = 1, DiffPIR with ζ = 1) so that the samples
-    differ and their spread is the std map."""
-    if method != settings.method and not {method, settings.method} <= set(PLUG_AND_PLAY):
+def default_eta(method: str, settings: Settings, n_samples: int, *, methods) -> float:
+    """η for ``method`` under a row's settings: the row's η for a method built on the row's guidance (its own
+    method, or the other order of plug-and-play: "pnp" and "hqs"), the ancestral methods' DDPM η = 1 for the others;
+    with several samples, a deterministic row (η = 0, the plug-and-play rows) re-noises fully (η = 1, DiffPIR with
+    ζ = 1) so that the samples differ and their spread is the std map. ``methods``: the method records by name."""
+    if methods[method].guidance is not methods[settings.method].guidance:
         return 1.0
-    return 1.0 if method in PLUG_AND_PLAY and n_samples > 1 and settings.eta == 0 else settings.eta
+    return 1.0 if n_samples > 1 and settings.eta == 0 else settings.eta
 
 
 def resolve(row: Settings, *, methods, n_samples: int, method: str | None = None, steps: int | None = None,
@@ -105,7 +101,7 @@ def resolve(row: Settings, *, methods, n_samples: int, method: str | None = None
 
     Args:
         row: the row's settings.
-        methods: the known method names.
+        methods: the method records by name (:data:`scoreinv.sampling.methods.METHODS`).
         n_samples: samples asked for (decides the default η, see :func:`default_eta`).
         method, steps, sigma_start, sigma_end, eta, warm_start, prior_weight, cg_effort: overrides, None for the
             row's value (see :class:`Settings` for their ranges).
@@ -115,7 +111,7 @@ def resolve(row: Settings, *, methods, n_samples: int, method: str | None = None
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(methods)}")
     given = {"steps": steps, "sigma_start": sigma_start, "sigma_end": sigma_end, "warm_start": warm_start,
              "prior_weight": prior_weight, "cg_effort": cg_effort,
-             "eta": default_eta(method, row, n_samples) if eta is None else eta}
+             "eta": default_eta(method, row, n_samples, methods=methods) if eta is None else eta}
     settings = replace(row, method=method, **{k: v for k, v in given.items() if v is not None})
     check(settings)
     return settings
