@@ -37,7 +37,7 @@ class Reconstruction:
             their number, and calibrated on validation images by :mod:`scoreinv.solve.calibration` when the prior's
             card holds a calibration of these settings: ``settings["calibration"]`` says whether and on what).
         samples: (n_samples, B, C, H, W).
-        nfe: network evaluations in all (every sample).
+        nfe: network evaluations in all (every sample, and those of an "estimate" warm start).
         seconds: wall-clock time.
         settings: every choice made, with the range and noise convention.
         calibration: the :class:`~scoreinv.solve.calibration.Calibration` applied to ``std`` and
@@ -93,8 +93,9 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
         eta: fresh-noise share of the ancestral and plug-and-play methods in [0, 1] (default: the task table's;
             with n_samples > 1 and a table η of 0, plug-and-play re-noises fully (η = 1, DiffPIR with ζ = 1) so
             that the samples, and so ``.std``, show the posterior's spread rather than the start's).
-        warm_start: "baseline", "dagger", "fbp", "adjoint" or "none" (see :func:`initial_estimate`; default: the
-            task table's).
+        warm_start: "baseline", "harmonic", "dagger", "fbp", "adjoint", "none" (see :func:`initial_estimate`) or,
+            with target="sample", "estimate" (the draws start from the estimate target's reconstruction with the
+            same prior, made once; its NFE count in ``.nfe``); default: the task table's.
         prior_weight: λ, the prior's weight against the measurement in plug-and-play's data step (DPIR; > 0;
             default: the task table's, 0.23 as in DPIR unless the row sets another). Other methods ignore it.
         cg_effort: for operators whose data step runs conjugate gradients (CT), the iterations allowed per step
@@ -123,6 +124,9 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
     settings = resolve(TARGETS[target][problem.row].settings, methods=METHODS, n_samples=n_samples, method=method, steps=steps,
                        sigma_start=sigma_start, sigma_end=sigma_end, eta=eta, warm_start=warm_start,
                        prior_weight=prior_weight, cg_effort=cg_effort)
+    if settings.warm_start == "estimate" and target != "sample":
+        raise InputError("warm_start='estimate' starts the draws from the estimate target's result; "
+                         "it needs target='sample'")
     channels = problem.x_shape[1]
     if prior is None:
         prior = default_prior_for(problem.row, target=target, family=problem.family, channels=channels)
@@ -145,8 +149,9 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
     counted = CountingDenoiser(DihedralCycle(fitted) if self_ensemble else fitted, bar)
     samples = []
     with torch.no_grad():
-        warm = initial_estimate(problem.operator, problem.y, settings.warm_start, problem.x_shape,
-                                prior_mean=denoiser.data_mean, sigma_y=problem.sigma_y, family=problem.family)
+        warm, warm_nfe = _warm_start(y, operator, problem, settings.warm_start, prior=denoiser,
+                                     prior_mean=denoiser.data_mean, seed=seed, device=device,
+                                     memory_budget=memory_budget)
         for _ in range(n_samples):
             noise = torch.randn(problem.x_shape, generator=generator, device=device)
             samples.append(chosen.sampler(counted, warm + sigmas[0] * noise, sigmas, guidance=guidance,
@@ -159,10 +164,24 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
               "sigma_y": problem.sigma_y, "sigma_y_source": problem.sigma_y_source,
               "sigma_y_estimator": problem.sigma_y_estimator, "n_samples": n_samples, "seed": seed, "device": str(device),
               "self_ensemble": self_ensemble, "tiling": tiling, **describe(denoiser), "task_family": problem.family,
-              "defaults_row": problem.row, "target": target, "nfe_per_sample": counted.calls // n_samples, "convention": CONVENTION}
+              "defaults_row": problem.row, "target": target, "nfe_per_sample": counted.calls // n_samples,
+              "warm_start_nfe": warm_nfe, "convention": CONVENTION}
     calibration, why = calibration_for(getattr(denoiser, "card", None), target=target, row=problem.row,
                                        settings=fitted_settings(record))
     record["calibration"] = {"calibrated": calibration is not None, "fitted_on" if calibration else "why": why}
     return Reconstruction(mean=samples.mean(0), std=predictive_std(samples, calibration=calibration) if n_samples > 1
-                          else None, samples=samples, nfe=counted.calls, seconds=time.monotonic() - started,
+                          else None, samples=samples, nfe=warm_nfe + counted.calls, seconds=time.monotonic() - started,
                           settings=record, calibration=calibration)
+
+
+def _warm_start(y, operator, problem, how: str, *, prior, prior_mean: float, seed: int, device,
+                memory_budget) -> tuple[torch.Tensor, int]:
+    """(the warm start (B, C, H, W) in [0, 1], its network evaluations): for "estimate", the estimate target's
+    reconstruction of the same measurement with the draws' own prior (σ_y as resolved), once for all samples; else
+    :func:`initial_estimate`, which calls no network."""
+    if how == "estimate":
+        first = reconstruct(y, operator, prior=prior, target="estimate", seed=seed, device=device,
+                            sigma_y=problem.sigma_y, memory_budget=memory_budget)
+        return first.mean, first.nfe
+    return initial_estimate(problem.operator, problem.y, how, problem.x_shape, prior_mean=prior_mean,
+                            sigma_y=problem.sigma_y, family=problem.family), 0

@@ -17,7 +17,8 @@ def initial_estimate(operator, y: torch.Tensor, how: str, x_shape, *, prior_mean
             bicubic upsampling, FBP; A⁺ for other operators), "harmonic" (the harmonic fill of a mask's holes, which
             does not overshoot in large ones), "dagger" (μ + A⁺(y − A μ): the measurement's
             minimum-norm correction of the prior's mean image), "fbp" (CT), "adjoint" (Aᵀy) or "none" (the prior's
-            mean image μ).
+            mean image μ). ("estimate", the estimate target's reconstruction, needs the prior and is made by
+            :func:`scoreinv.reconstruct` itself.)
         x_shape: image shape (B, C, H, W).
         prior_mean: μ, the prior's mean pixel value in [0, 1].
         sigma_y: measurement noise ([0, 1] units), for the baselines.

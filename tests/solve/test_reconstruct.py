@@ -52,6 +52,19 @@ def test_the_sample_target_uses_its_rows_and_an_unknown_target_is_refused(prior)
         reconstruct(y, operator, prior=prior, steps=2, device="cpu").interval()
 
 
+def test_draws_started_from_the_estimate_start_there_and_count_its_calls(prior):
+    operator, _, y = problem(0.05)
+    unknown = operator.mask < 0.5
+    estimate = reconstruct(y, operator, prior=prior, device="cpu", seed=5)
+    knobs = {"target": "sample", "n_samples": 3, "steps": 8, "sigma_start": 1e-3, "sigma_end": 1e-4, "seed": 5}
+    result = reconstruct(y, operator, prior=prior, device="cpu", warm_start="estimate", **knobs)
+    other = reconstruct(y, operator, prior=prior, device="cpu", warm_start="baseline", **knobs)
+    assert result.settings["warm_start_nfe"] == estimate.nfe > 0 and other.settings["warm_start_nfe"] == 0
+    assert result.nfe == estimate.nfe + 3 * result.settings["nfe_per_sample"]
+    gap = (result.samples - estimate.mean)[:, unknown].abs().max()
+    assert gap < 0.02 < (other.samples - estimate.mean)[:, unknown].abs().max()
+
+
 def test_a_seed_reproduces_and_another_seed_differs(prior):
     operator, _, y = problem(0.05)
     runs = [reconstruct(y, operator, prior=prior, n_samples=2, steps=4, device="cpu", seed=s) for s in (3, 3, 4)]
@@ -74,6 +87,7 @@ def test_the_record_says_what_ran(prior):
     ({"eta": float("nan")}, "eta"), ({"sigma_start": -1.0}, "sigma_start"), ({"n_samples": 2.5}, "n_samples"),
     ({"prior_weight": float("inf")}, "prior_weight"), ({"sigma_y": float("nan")}, "sigma_y"),
     ({"sigma_end": 0.5, "sigma_start": 0.1}, "sigma_end"), ({"warm_start": "x"}, "warm start"),
+    ({"warm_start": "estimate"}, "target='sample'"),
 ])
 def test_bad_knobs_are_refused_in_one_line(prior, knobs, fragment):
     operator, _, y = problem()

@@ -22,7 +22,7 @@ def test_every_row_is_usable():
         row = entry.settings
         assert entry.why and entry.tuned_on
         assert row.method in METHODS
-        assert row.warm_start in {"baseline", "harmonic", "dagger", "fbp", "adjoint", "none"}
+        assert row.warm_start in {"baseline", "harmonic", "dagger", "fbp", "adjoint", "none"}  # no estimate rows
         assert row.steps >= 1 and 0 < row.sigma_end < row.sigma_start and 0 <= row.eta <= 1 and row.prior_weight > 0
 
 
