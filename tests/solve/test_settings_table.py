@@ -8,7 +8,7 @@ import operators as ops
 from scoreinv.problems.tasks import TASKS
 from scoreinv.sampling.methods import METHODS
 from scoreinv.solve.rows import largest_hole_radius, lost_frequencies, row_of
-from scoreinv.solve.settings import ROWS
+from scoreinv.solve.settings import ROWS, SAMPLE_ROWS
 
 from conftest import SHARED, needs_kernels
 
@@ -171,3 +171,19 @@ def test_the_concepts_page_lists_each_rows_method_and_steps():
     page = (Path(__file__).resolve().parents[2] / "docs" / "concepts.md").read_text()
     listed = dict(re.findall(r"^\| `([a-z-]+)` \|.*\| ([a-z]+, \d+) \|$", page, flags=re.M))
     assert listed == {name: f"{row.settings.method}, {row.settings.steps}" for name, row in ROWS.items()}
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=needs_kernels) if name == "deblur-motion" else name
+                                  for name in sorted(TASKS)])
+def test_a_draw_of_each_sample_row_costs_at_most_100_nfe_its_warm_start_included(name, tiny_priors):
+    from scoreinv import reconstruct
+
+    task = TASKS[name]
+    operator = task.build((1, 1, 64, 64), 0, torch.Generator().manual_seed(0))
+    x = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(1))
+    y = operator.A(x)
+    prior = tiny_priors["ct" if task.family == "ct" else "gray"]
+    result = reconstruct(y, operator, prior=str(prior), target="sample", sigma_y=0.01, device="cpu")
+    row = SAMPLE_ROWS[row_of(operator)].settings
+    assert result.nfe <= 100 and result.settings["warm_start"] == row.warm_start
+    assert (result.settings["warm_start_nfe"] > 0) == (row.warm_start == "estimate")
