@@ -162,7 +162,7 @@ SAMPLE_ROWS = {
     "ct-limited": Row(_sampling(0.5, cg_effort=0.35), tuned_on="none", why="split Gibbs from FBP"),
     "other": Row(_sampling(0.5), tuned_on="none", why="split Gibbs from A⁺ y"),
 }
-"""The rows of ``target="sample"``: posterior draws, 100 NFE a sample (the deblur row's include its warm start's,
+"""The rows of ``target="sample"``: posterior draws, 100 NFE a sample (the deblur rows' include their warm start's,
 the estimate row run once), by split Gibbs sampling (PnP-DM) or, for large holes, ancestral sampling with data
 consistency from pure noise; rows with ``tuned_on="none"`` are first
 choices (docs/sampling.md has what was measured)."""
