@@ -123,7 +123,7 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
         raise InputError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
     settings = resolve(TARGETS[target][problem.row].settings, methods=METHODS, n_samples=n_samples, method=method, steps=steps,
                        sigma_start=sigma_start, sigma_end=sigma_end, eta=eta, warm_start=warm_start,
-                       prior_weight=prior_weight, cg_effort=cg_effort)
+                       prior_weight=prior_weight, cg_effort=cg_effort, target=target)
     channels = problem.x_shape[1]
     if prior is None:
         prior = default_prior_for(problem.row, target=target, family=problem.family, channels=channels)
@@ -146,8 +146,8 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
     counted = CountingDenoiser(DihedralCycle(fitted) if self_ensemble else fitted, bar)
     samples = []
     with torch.no_grad():
-        warm, warm_nfe = _warm_start(y, operator, problem, settings.warm_start, target=target, prior=denoiser,
-                                     seed=seed, device=device, memory_budget=memory_budget)
+        warm, warm_nfe = _warm_start(y, operator, problem, settings.warm_start, prior=denoiser, seed=seed,
+                                     device=device, memory_budget=memory_budget, self_ensemble=self_ensemble)
         for _ in range(n_samples):
             noise = torch.randn(problem.x_shape, generator=generator, device=device)
             samples.append(chosen.sampler(counted, warm + sigmas[0] * noise, sigmas, guidance=guidance,
@@ -170,17 +170,14 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
                           settings=record, calibration=calibration)
 
 
-def _warm_start(y, operator, problem, how: str, *, target: str, prior, seed: int, device,
-                memory_budget) -> tuple[torch.Tensor, int]:
-    """(the warm start (B, C, H, W) in [0, 1], its network evaluations): for "estimate" (sample target only), the
-    estimate target's reconstruction of the same measurement with the draws' own prior (σ_y as resolved), once for
-    all samples; else :func:`initial_estimate`, which calls no network."""
-    if how == "estimate" and target != "sample":
-        raise InputError("warm_start='estimate' starts the draws from the estimate target's result; "
-                         "it needs target='sample'")
+def _warm_start(y, operator, problem, how: str, *, prior, seed: int, device, memory_budget,
+                self_ensemble: bool) -> tuple[torch.Tensor, int]:
+    """(the warm start (B, C, H, W) in [0, 1], its network evaluations): for "estimate", the estimate target's
+    reconstruction of the same measurement with the draws' own prior, σ_y as resolved and the same self-ensemble,
+    once for all samples; else :func:`initial_estimate`, which calls no network."""
     if how == "estimate":
         first = reconstruct(y, operator, prior=prior, target="estimate", seed=seed, device=device,
-                            sigma_y=problem.sigma_y, memory_budget=memory_budget)
+                            sigma_y=problem.sigma_y, self_ensemble=self_ensemble, memory_budget=memory_budget)
         return first.mean, first.nfe
     return initial_estimate(problem.operator, problem.y, how, problem.x_shape, prior_mean=prior.data_mean,
                             sigma_y=problem.sigma_y, family=problem.family), 0

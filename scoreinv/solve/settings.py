@@ -97,7 +97,7 @@ def default_eta(method: str, settings: Settings, n_samples: int, *, methods) -> 
 def resolve(row: Settings, *, methods, n_samples: int, method: str | None = None, steps: int | None = None,
             sigma_start: float | None = None, sigma_end: float | None = None, eta: float | None = None,
             warm_start: str | None = None, prior_weight: float | None = None,
-            cg_effort: float | None = None) -> Settings:
+            cg_effort: float | None = None, target: str = "estimate") -> Settings:
     """A call's settings: each knob given by the caller, else the row's; checked, with a one-line InputError.
 
     Args:
@@ -106,6 +106,7 @@ def resolve(row: Settings, *, methods, n_samples: int, method: str | None = None
         n_samples: samples asked for (decides the default η, see :func:`default_eta`).
         method, steps, sigma_start, sigma_end, eta, warm_start, prior_weight, cg_effort: overrides, None for the
             row's value (see :class:`Settings` for their ranges).
+        target: the call's target; warm_start="estimate" needs "sample".
     """
     method = row.method if method is None else method
     if method not in methods:
@@ -115,6 +116,9 @@ def resolve(row: Settings, *, methods, n_samples: int, method: str | None = None
              "eta": default_eta(method, row, n_samples, methods=methods) if eta is None else eta}
     settings = replace(row, method=method, **{k: v for k, v in given.items() if v is not None})
     check(settings)
+    if settings.warm_start == "estimate" and target != "sample":
+        raise InputError("warm_start='estimate' starts the draws from the estimate target's result; "
+                         "it needs target='sample'")
     return settings
 
 
