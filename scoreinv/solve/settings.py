@@ -156,11 +156,11 @@ SAMPLE_ROWS = {
                                              "from σ₀ = 1 filled holes with clutter (higher LPIPS)"),
     "deblur": Row(_sampling(0.02, steps=32, warm_start="estimate"), tuned_on="bsd68",
                   why="split Gibbs from the estimate row's result (8 NFE: 40 in all); from σ₀ = 0.02 it beat the "
-                      "start from Wiener at 0.05, and 32 NFE beat 16, 24, 48 and 92 in LPIPS"),
+                      "start from Wiener, and shorter or longer chains had a higher LPIPS"),
     "deblur-lowpass": Row(_sampling(0.015, steps=24, warm_start="estimate"), tuned_on="bsd68",
                           why="split Gibbs from the estimate row's result (16 NFE: 40 in all); from Wiener, lower "
-                              "starts kept its amplified noise in the erased band as fur-like texture; 16 to 84 NFE "
-                              "scored within 0.0013 LPIPS in grey, 24 beat 84 in colour"),
+                              "starts kept its amplified noise in the erased band as fur-like texture; 24 NFE scored "
+                              "as 84 in grey and better in colour"),
     "sr": Row(_sampling(0.3), tuned_on="bsd68",
               why="split Gibbs from bicubic upsampling; lower starts keep the lost band's noise as fur-like texture"),
     "ct-sparse": Row(_sampling(0.3, cg_effort=0.35), tuned_on="none", why="split Gibbs from FBP"),
