@@ -76,7 +76,7 @@ def reconstruct(y: torch.Tensor, operator, *, prior=None, method: str | None = N
         operator: an ``operators.LinearOperator`` (or any object with A, A_adjoint, A_dagger, prox_l2, norm).
         prior: a Denoiser, a shipped prior's name, or None for the default of the image type (grey or colour
             natural prior from the channel count, the CT prior for CT operators), or of the problem's row and target
-            where :data:`~scoreinv.solve.row_priors.GREY_ROW_PRIORS` names a faster grey prior.
+            where :data:`~scoreinv.solve.row_priors.GREY_ROW_PRIORS` names a grey prior of its own.
         method: "dc", "dps", "pc", "langevin", "mixing", "pnp", "hqs" or "gibbs"; default from the task table in
             :mod:`scoreinv.solve.settings`.
         steps: network evaluations per sample (approximately: a method's levels are steps // NFE per level).

@@ -311,8 +311,8 @@ def test_scoreinv_pretrained_makes_names_resolve_there(tmp_path, monkeypatch):
 
 
 def test_a_row_that_names_a_grey_prior_runs_it_by_default(tmp_path, monkeypatch):
-    """Scattered missing pixels and a large hole run their rows' grey prior for the estimate; the sample target,
-    colour images and a named prior do not."""
+    """Scattered missing pixels and a large hole run their rows' grey prior for the estimate, a large hole its own
+    for the sample target; scattered pixels' draws, colour images and a named prior do not."""
     import operators as ops
     from scoreinv import reconstruct
     from scoreinv.solve.row_priors import GREY_ROW_PRIORS
@@ -332,6 +332,6 @@ def test_a_row_that_names_a_grey_prior_runs_it_by_default(tmp_path, monkeypatch)
     assert prior_of(scattered, x) == GREY_ROW_PRIORS["estimate", "inpaint-random"][0] != "natural-gray"
     assert prior_of(scattered, x, target="sample") == "natural-gray"
     assert prior_of(hole, x) == GREY_ROW_PRIORS["estimate", "inpaint-box"][0]
-    assert prior_of(hole, x, target="sample") == "natural-gray"
+    assert prior_of(hole, x, target="sample") == GREY_ROW_PRIORS["sample", "inpaint-box"][0] != "natural-gray"
     assert prior_of(ops.Mask(scattered.mask.expand(1, 3, 32, 32)), x.expand(1, 3, 32, 32)) == "natural-color"
     assert prior_of(scattered, x, prior="natural-gray") == "natural-gray"
