@@ -21,7 +21,7 @@ GREY_ROW_PRIORS = {
 the faster prior did not lower on validation images, and the sample rows whose draws the prior fine-tuned on larger
 crops (``natural-gray-wide``) improved; the commands are in docs/tuning.md ("The grey prior of a row"). Other rows
 run :func:`~scoreinv.priors.registry.default_prior`: the sr and deblur-lowpass estimates scored lower with the
-faster prior and within 0.05 dB with the wider one, and the sr and deblur-lowpass draws scored level with it."""
+faster prior and level with the wider one, as did their draws."""
 
 
 def default_prior_for(row: str, *, target: str, family: str, channels: int) -> str:
