@@ -69,7 +69,7 @@ def test_the_crop_reaches_every_image_and_bad_options_are_one_line(cli, tiny_pri
 
 
 def test_without_a_prior_each_point_and_the_peers_run_the_prior_reconstruct_would(tmp_path, monkeypatch):
-    """A tune of inpaint-random without --prior runs the estimate points on the row's grey prior, the sample points
+    """A tune of inpaint-random without --prior runs the estimate and the sample points on their rows' grey priors
     and the peers on the image type's default, as reconstruct and ``bench tasks --peers`` would."""
     from scoreinv.bench.tune import _peer_prior, _priors_by_point, parse_grid, task_images
     from scoreinv.solve.row_priors import GREY_ROW_PRIORS
@@ -77,7 +77,8 @@ def test_without_a_prior_each_point_and_the_peers_run_the_prior_reconstruct_woul
     shipped = tmp_path / "shipped"
     shipped.mkdir()
     fast = GREY_ROW_PRIORS["estimate", "inpaint-random"][0]
-    for i, name in enumerate(["natural-gray", fast]):
+    wide = GREY_ROW_PRIORS["sample", "inpaint-random"][0]
+    for i, name in enumerate(["natural-gray", fast, wide]):
         write_tiny_prior(shipped / f"{name}.pt", seed=i)
     monkeypatch.setenv("SCOREINV_PRETRAINED", str(shipped))
     folder = tmp_path / "val"
@@ -86,7 +87,7 @@ def test_without_a_prior_each_point_and_the_peers_run_the_prior_reconstruct_woul
     task, images = task_images("inpaint-random", data=str(folder), limit=1)
     grid = parse_grid(["target=estimate,sample"])
     priors = _priors_by_point(grid, task, images[0][1], prior=None, device="cpu")
-    assert priors["estimate", None].name == fast and priors["sample", None].name == "natural-gray"
+    assert priors["estimate", None].name == fast and priors["sample", None].name == wide != "natural-gray"
     assert _peer_prior(task, images[0][1], prior=None, device="cpu").name == "natural-gray"
     named = _priors_by_point(grid, task, images[0][1], prior="natural-gray", device="cpu")
     assert {p.name for p in named.values()} == {"natural-gray"}
